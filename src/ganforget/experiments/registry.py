@@ -70,7 +70,5 @@ def get(name: str) -> Experiment:
 
         near = difflib.get_close_matches(name, list(known), n=1)
         hint = f" Did you mean '{near[0]}'?" if near else ""
-        raise ConfigError(
-            f"unknown experiment '{name}'; known: {', '.join(sorted(known))}.{hint}"
-        )
+        raise ConfigError(f"unknown experiment '{name}'; known: {', '.join(sorted(known))}.{hint}")
     return known[name]

@@ -1,0 +1,62 @@
+"""Per-member random streams: every seed owns its generators for init, data, noise and aux.
+
+Member ``i`` of an ensemble draws from generators seeded only by its own seed, so it sees the
+same numbers as a separate run with that seed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+STREAMS = ("init_g", "init_d", "data", "noise", "aux", "fixed")
+
+
+def stream_seed(seed: int, stream: str) -> int:
+    """Return a 63-bit seed for ``stream`` of run ``seed`` (independent across streams)."""
+    key = [int(seed), STREAMS.index(stream)]
+    return int(np.random.SeedSequence(key).generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
+
+
+@dataclass
+class Streams:
+    """One ``torch.Generator`` per member for each stream in :data:`STREAMS`."""
+
+    seeds: list[int]
+    device: torch.device
+    gens: dict[str, list[torch.Generator]]
+
+    @classmethod
+    def create(cls, seeds: list[int], device: torch.device | str = "cpu") -> Streams:
+        """Return fresh streams for ``seeds`` with generators on ``device``."""
+        device = torch.device(device)
+        gens = {
+            name: [torch.Generator(device=device).manual_seed(stream_seed(s, name)) for s in seeds]
+            for name in STREAMS
+        }
+        return cls(list(seeds), device, gens)
+
+    def __getattr__(self, name: str) -> list[torch.Generator]:
+        gens = self.__dict__.get("gens", {})
+        if name in gens:
+            return gens[name]
+        raise AttributeError(name)
+
+    def state_dict(self) -> dict:
+        """Return every generator's state (uint8 tensors), by stream and member."""
+        return {name: [g.get_state() for g in gs] for name, gs in self.gens.items()}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore the generator states saved by :meth:`state_dict`."""
+        for name, states in state.items():
+            for g, st in zip(self.gens[name], states, strict=True):
+                g.set_state(st)
+
+
+def randn_members(
+    gens: list[torch.Generator], shape: tuple[int, ...], device: torch.device
+) -> torch.Tensor:
+    """Return ``[S, *shape]`` standard normal draws, row ``i`` from ``gens[i]``."""
+    return torch.stack([torch.randn(shape, generator=g, device=device) for g in gens])
