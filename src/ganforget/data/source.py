@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ganforget.data.toy import mixture
+from ganforget.train.streams import randint_members
 
 
 @dataclass
@@ -23,8 +23,20 @@ class ToySource:
         return (self.centers.shape[1],)
 
     def sample(self, batch: int, gens: list[torch.Generator]) -> torch.Tensor:
-        """Return ``[S, batch, 2]`` samples, member ``i`` drawn with ``gens[i]``."""
-        return torch.stack([mixture(batch, self.centers, self.std, generator=g) for g in gens])
+        """Return ``[S, batch, 2]`` samples, member ``i`` drawn with ``gens[i]``.
+
+        Row ``i`` equals ``mixture(batch, centers, std, generator=gens[i])``: each member
+        draws its centre indices, then its noise, from its own generator; the arithmetic
+        runs once for all members.
+        """
+        dev = self.centers.device
+        idx = torch.empty((len(gens), batch), dtype=torch.long, device=dev)
+        noise = torch.empty((len(gens), batch, self.centers.shape[1]), device=dev)
+        k = len(self.centers)
+        for i, g in enumerate(gens):
+            idx[i].random_(0, k, generator=g)
+            noise[i].normal_(generator=g)
+        return self.centers[idx] + self.std * noise
 
     def to(self, device: torch.device) -> ToySource:
         return ToySource(self.centers.to(device), self.std, self.name)
@@ -48,11 +60,8 @@ class ImageSource:
 
     def sample(self, batch: int, gens: list[torch.Generator]) -> torch.Tensor:
         """Return ``[S, batch, C, H, W]`` images in [-1, 1], member ``i`` from ``gens[i]``."""
-        n = len(self.images)
-        idx = torch.stack(
-            [torch.randint(n, (batch,), generator=g, device=g.device) for g in gens]
-        ).to(self.images.device)
-        return self.images[idx].float().div_(127.5).sub_(1.0)
+        idx = randint_members(gens, len(self.images), (batch,), gens[0].device)
+        return self.images[idx.to(self.images.device)].float().div_(127.5).sub_(1.0)
 
     def to(self, device: torch.device) -> ImageSource:
         return ImageSource(self.images.to(device), self.name)

@@ -78,4 +78,5 @@ class DCGANDiscriminator(EnsembleModule):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b = x.shape[1]
-        return self.main(to_grouped(x)).reshape(b, self.members).t()
+        # Contiguous [S, B] rows: each member's mean over its batch sums in one fixed order.
+        return self.main(to_grouped(x)).reshape(b, self.members).t().contiguous()

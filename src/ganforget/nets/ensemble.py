@@ -16,6 +16,7 @@ import math
 from collections.abc import Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -39,6 +40,11 @@ class EnsembleLinear(nn.Module):
             self.bias[i].uniform_(-bound, bound, generator=generator)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.out_features == 1:
+            # A product with one output column takes another BLAS path for one member than
+            # for several, which breaks bitwise equality; W @ x^T has one row instead.
+            y = torch.baddbmm(self.bias.unsqueeze(2), self.weight, x.transpose(1, 2))
+            return y.transpose(1, 2)
         return torch.baddbmm(self.bias.unsqueeze(1), x, self.weight.transpose(1, 2))
 
 
@@ -55,12 +61,41 @@ class _GroupedInit:
                 self.bias[i * rows : (i + 1) * rows].zero_()
 
 
+def split_members(x: torch.Tensor) -> bool:
+    """True when grouped convolutions should run member by member (CPU, deterministic mode).
+
+    oneDNN picks its algorithm, and with it the order of summation, from the channels and
+    groups of a convolution; a grouped kernel over S members can round differently from the
+    same convolution of one member. When PyTorch is asked for deterministic algorithms on the
+    CPU, the ensemble convolutions therefore run one member at a time, which makes member i
+    bitwise equal to a separate run of seed i. On CUDA the grouped kernel is kept (speed);
+    members then agree with separate runs to float rounding.
+    """
+    return x.device.type == "cpu" and torch.are_deterministic_algorithms_enabled()
+
+
+def _per_member(conv, x: torch.Tensor, members: int, weight, bias) -> torch.Tensor:
+    """Apply ``conv(x_i, w_i, b_i)`` to each member's channel block; concatenate the outputs."""
+    bs = [None] * members if bias is None else bias.chunk(members)
+    xs, ws = x.chunk(members, dim=1), weight.chunk(members)
+    return torch.cat([conv(a, w, b) for a, w, b in zip(xs, ws, bs, strict=True)], dim=1)
+
+
 class EnsembleConv2d(_GroupedInit, nn.Conv2d):
     """S independent 2-D convolutions on the grouped layout ``[B, S*C_in, H, W]``."""
 
     def __init__(self, members: int, cin: int, cout: int, k: int, s: int, p: int, bias=False):
         nn.Conv2d.__init__(self, members * cin, members * cout, k, s, p, groups=members, bias=bias)
         self.members = members
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not split_members(x):
+            return super().forward(x)
+
+        def conv(a, w, b):
+            return F.conv2d(a, w, b, self.stride, self.padding, self.dilation, 1)
+
+        return _per_member(conv, x, self.members, self.weight, self.bias)
 
 
 class EnsembleConvTranspose2d(_GroupedInit, nn.ConvTranspose2d):
@@ -71,6 +106,17 @@ class EnsembleConvTranspose2d(_GroupedInit, nn.ConvTranspose2d):
             self, members * cin, members * cout, k, s, p, groups=members, bias=bias
         )
         self.members = members
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not split_members(x):
+            return super().forward(x)
+
+        def conv(a, w, b):
+            return F.conv_transpose2d(
+                a, w, b, self.stride, self.padding, self.output_padding, 1, self.dilation
+            )
+
+        return _per_member(conv, x, self.members, self.weight, self.bias)
 
 
 class EnsembleBatchNorm2d(nn.BatchNorm2d):

@@ -58,5 +58,25 @@ class Streams:
 def randn_members(
     gens: list[torch.Generator], shape: tuple[int, ...], device: torch.device
 ) -> torch.Tensor:
-    """Return ``[S, *shape]`` standard normal draws, row ``i`` from ``gens[i]``."""
-    return torch.stack([torch.randn(shape, generator=g, device=device) for g in gens])
+    """Return ``[S, *shape]`` standard normal draws, row ``i`` from ``gens[i]``.
+
+    Row ``i`` holds exactly ``torch.randn(shape, generator=gens[i])``; the rows are filled in
+    place, one call per member, with no copy afterwards.
+    """
+    out = torch.empty((len(gens), *shape), device=device)
+    for row, g in zip(out, gens, strict=True):
+        row.normal_(generator=g)
+    return out
+
+
+def randint_members(
+    gens: list[torch.Generator], high: int, shape: tuple[int, ...], device: torch.device
+) -> torch.Tensor:
+    """Return ``[S, *shape]`` integers in ``[0, high)``, row ``i`` from ``gens[i]``.
+
+    Row ``i`` holds exactly ``torch.randint(high, shape, generator=gens[i])``.
+    """
+    out = torch.empty((len(gens), *shape), dtype=torch.long, device=device)
+    for row, g in zip(out, gens, strict=True):
+        row.random_(0, high, generator=g)
+    return out

@@ -12,6 +12,7 @@ samples, probes, remedies, checkpoints) plugs in through three hooks:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -85,14 +86,17 @@ class Trainer:
 
     def g_step(self) -> torch.Tensor:
         """One G update; return G's per-member loss (detached ``[S]``)."""
-        self.D.requires_grad_(False)
+        d_params = list(self.D.parameters())
+        for p in d_params:
+            p.requires_grad_(False)
         try:
             loss = self.objective.g_losses(self.D, self.G(self.noise()))
             self.opt_g.zero_grad(set_to_none=True)
             loss.sum().backward()
             self.opt_g.step()
         finally:
-            self.D.requires_grad_(True)
+            for p in d_params:
+                p.requires_grad_(True)
         return loss.detach()
 
     # --- the loop ----------------------------------------------------------------------------
@@ -145,8 +149,11 @@ class Trainer:
 
     def _check_finite(self) -> None:
         d, g = self.last["d_loss"], self.last["g_loss"]
-        if bool(torch.isfinite(d).all() and torch.isfinite(g).all()):
+        # One reduction and one read: a NaN or Inf anywhere makes the sum non-finite.
+        if math.isfinite((d.sum() + g.sum()).item()):
             return
+        if bool(torch.isfinite(d).all() and torch.isfinite(g).all()):
+            return  # finite losses whose sum overflowed
         which = "D" if not torch.isfinite(d).all() else "G"
         bad = (~torch.isfinite(d) | ~torch.isfinite(g)).nonzero().flatten().tolist()
         seeds = [self.streams.seeds[i] for i in bad]
