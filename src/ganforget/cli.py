@@ -102,6 +102,20 @@ def presets() -> None:
 
 
 @app.command()
+def probe(
+    run_dir: Path = typer.Argument(..., help="A run directory with checkpoints."),
+    what: str = typer.Option(
+        "landscape,forgetting,field,modes", "--what", help="Comma list of probes to run."
+    ),
+) -> None:
+    """Run the probes on a run's saved checkpoints (landscape, forgetting, field, modes)."""
+    from ganforget.probes.offline import parse_what, probe_run
+
+    probe_run(run_dir, parse_what(what), log=lambda *_: None)
+    typer.echo(f"wrote {Path(run_dir) / 'probes' / 'offline.json'}")
+
+
+@app.command()
 def plot(run_dir: Path = typer.Argument(..., help="A run directory.")) -> None:
     """Make every figure of a run from its stored records (no recomputation)."""
     from ganforget.plots.run import plot_run

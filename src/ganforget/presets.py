@@ -53,8 +53,13 @@ PRESETS: dict[str, tuple[str, dict]] = {
             {
                 "objective": {"penalty": "r1", "weight": 10.0},
                 "optim": {"name": "adam"},
-                "train": {"iterations": 3000, "seeds": [0, 1, 2], "sample_every": 1000,
-                          "checkpoint_every": 1000, "coverage_every": 250},
+                "train": {
+                    "iterations": 3000,
+                    "seeds": [0, 1, 2],
+                    "sample_every": 1000,
+                    "checkpoint_every": 1000,
+                    "coverage_every": 250,
+                },
             },
         ),
     ),

@@ -127,11 +127,10 @@ def attach_callbacks(tr: Trainer, cfg: Config, run: RunDir) -> None:
             cbs.CoverageMonitor(run, tr.source.centers, tr.source.std, cov_z, t.coverage_every)
         )
         real = tr.source.sample(512, [torch.Generator(tr.device).manual_seed(0)])[0]
-    for attach in EXTRA_ATTACHERS:
-        attach(tr, cfg, run)
+    from ganforget.probes.monitors import attach_probes
+    from ganforget.remedies.attach import attach_remedies
+
+    attach_remedies(tr, cfg, run)
+    attach_probes(tr, cfg, run)
     tr.callbacks.append(cbs.SampleWriter(run, sample_z, t.sample_every, real=real))
     tr.callbacks.append(cbs.Checkpointer(run, t.checkpoint_every, t.keep_last, set(t.keep)))
-
-
-# Probes and remedies register functions ``attach(trainer, cfg, run)`` here.
-EXTRA_ATTACHERS: list = []
