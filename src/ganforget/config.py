@@ -95,12 +95,14 @@ class EWCConfig:
     weight: float = opt(0.0, ge=0, help="online EWC λ (0: off)")
     alpha: float = opt(0.5, gt=0, le=1, help="online EWC importance decay α")
     tau: int = opt(500, ge=1, help="iterations per task (chunk)")
-    fisher: str = opt("batch", choices=("batch", "sample"), help="empirical Fisher estimate")
+    fisher_mode: str = opt(
+        "batch", choices=("batch", "sample"), help="empirical Fisher: squared batch or sample grads"
+    )
 
 
 @dataclass
 class ReplayConfig:
-    size: int = opt(0, ge=0, help="replay buffer size (0: off)")
+    capacity: int = opt(0, ge=0, help="replay buffer size in samples per seed (0: off)")
     fraction: float = opt(0.0, ge=0, le=1, help="fraction ρ of D's fake batch from the buffer")
     kind: str = opt("reservoir", choices=("reservoir", "fifo"), help="buffer policy")
 
@@ -270,9 +272,9 @@ def validate(cfg: Config) -> Config:
         )
     if cfg.model.arch == "dcgan" and cfg.data.name in ("ring8", "grid25"):
         raise ConfigError("model.arch=dcgan needs image data; use model.arch=mlp for 2-D data")
-    if (cfg.remedies.replay.size > 0) != (cfg.remedies.replay.fraction > 0):
+    if (cfg.remedies.replay.capacity > 0) != (cfg.remedies.replay.fraction > 0):
         raise ConfigError(
-            "replay needs both remedies.replay.size > 0 and remedies.replay.fraction > 0"
+            "replay needs both remedies.replay.capacity > 0 and remedies.replay.fraction > 0"
         )
     return cfg
 

@@ -110,6 +110,10 @@ def build_trainer(cfg: Config, run: RunDir | None, *, source=None) -> Trainer:
     )
     if run is not None:
         attach_callbacks(tr, cfg, run)
+    else:
+        from ganforget.remedies.attach import attach_remedies
+
+        attach_remedies(tr, cfg)
     return tr
 
 
