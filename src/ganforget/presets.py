@@ -10,7 +10,7 @@ from ganforget.config import merge
 from ganforget.errors import ConfigError
 
 _RING8 = {
-    "data": {"name": "ring8", "batch_size": 64},
+    "data": {"name": "ring8", "batch_size": 256},
     "model": {"arch": "mlp", "nz": 2, "hidden": 64, "depth": 2},
     "optim": {"name": "sgd", "lr_d": 3e-3, "lr_g": 3e-3},
     "train": {
