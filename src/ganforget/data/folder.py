@@ -146,8 +146,9 @@ def _decode_one(item: ImageItem, size: int, mode: str) -> np.ndarray:
     name, source = (str(item), item) if isinstance(item, Path) else (item[0], io.BytesIO(item[1]))
     try:
         with Image.open(source) as im:
-            # JPEG: let the decoder shrink by 1/2, 1/4 or 1/8 while keeping both sides >= size.
-            im.draft(mode, (size, size))
+            # Large JPEGs: let the decoder shrink by 1/2, 1/4 or 1/8 while both sides stay
+            # >= 2 * size, so the bilinear step below still does at least a 2x reduction.
+            im.draft(mode, (2 * size, 2 * size))
             im = resize_center_crop(im if im.mode == mode else im.convert(mode), size)
             return np.asarray(im)
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:
