@@ -83,6 +83,9 @@ class TrainConfig:
     coverage_every: int = opt(1000, ge=1, help="iterations between mode-coverage records (toy)")
     coverage_samples: int = opt(2500, ge=1, help="samples for mode coverage")
     progress: bool = opt(True, help="show a progress bar")
+    threads: int = opt(
+        0, ge=0, help="CPU threads for torch (0: one for MLPs, whose kernels are tiny; else all)"
+    )
     deterministic: bool = opt(True, help="ask PyTorch for deterministic kernels")
     on_divergence: str = opt(
         "stop", choices=("stop", "rollback"), help="on NaN/Inf: stop, or roll back with lower lr"
