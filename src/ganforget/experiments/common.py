@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -60,7 +61,9 @@ def second_half_mean(run: RunDir, key: str, total: int) -> np.ndarray:
     sel = its > total / 2
     if not sel.any():
         return np.full(vals.shape[1] if vals.ndim == 2 else 0, np.nan)
-    return np.nanmean(vals[sel], axis=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(vals[sel].astype(float), axis=0)
 
 
 def last(run: RunDir, key: str) -> np.ndarray:

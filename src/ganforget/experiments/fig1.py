@@ -34,6 +34,7 @@ from ganforget.experiments.common import (  # noqa: E402
     train_variant,
 )
 from ganforget.experiments.registry import register  # noqa: E402
+from ganforget.plots.run import row_mean  # noqa: E402
 from ganforget.nets.ensemble import plain  # noqa: E402
 from ganforget.probes.field import grid, integral_curves, vector_field  # noqa: E402
 
@@ -124,7 +125,7 @@ def _curves_figure(runs: dict, total: int, out: Path) -> Path:
                 continue
             for j in range(vals.shape[1]):
                 ax.plot(its, vals[:, j], color=colors[name], alpha=0.2, lw=0.7)
-            ax.plot(its, np.nanmean(vals, axis=1), color=colors[name], lw=2, label=name)
+            ax.plot(its, row_mean(vals), color=colors[name], lw=2, label=name)
         ax.axvline(total / 2, color="0.6", ls=":", lw=1)
         ax.set_title(label, fontsize=10)
         ax.set_xlabel("iteration")

@@ -23,6 +23,7 @@ import numpy as np  # noqa: E402
 from ganforget.experiments.claims import claim, claims_document, majority  # noqa: E402
 from ganforget.experiments.common import last, second_half_mean, train_variant  # noqa: E402
 from ganforget.experiments.registry import register  # noqa: E402
+from ganforget.plots.run import row_mean  # noqa: E402
 from ganforget.train.rundir import RunDir  # noqa: E402
 
 VARIANTS: dict[str, list[str]] = {
@@ -132,7 +133,7 @@ def _figure(table: dict, runs: dict, iters: int, out: Path) -> Path:
         for n in names:
             its, vals = series(runs[n], key)
             if len(its):
-                ax.plot(its, np.nanmean(vals, axis=1), label=n, lw=1.5)
+                ax.plot(its, row_mean(vals), label=n, lw=1.5)
         ax.axvline(iters / 2, color="0.6", ls=":")
         ax.set_title(f"{label} (mean over seeds)", fontsize=10)
         ax.set_xlabel("iteration")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import matplotlib
@@ -31,13 +32,20 @@ def series(records: list[dict], key: str) -> tuple[np.ndarray, np.ndarray]:
     return its, vals
 
 
+def row_mean(vals: np.ndarray) -> np.ndarray:
+    """Return the NaN-ignoring mean over seeds of ``vals [T, S]`` (NaN where all are NaN)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return row_mean(vals)
+
+
 def plot_members(ax, its, vals, seeds, label, color="tab:blue") -> None:
     """Draw each member's curve thin and their mean thick on ``ax``."""
     for j in range(vals.shape[1]):
         ax.plot(its, vals[:, j], color=color, alpha=0.25, lw=0.8)
     ax.plot(
         its,
-        np.nanmean(vals, axis=1),
+        row_mean(vals),
         color=color,
         lw=2,
         label=f"{label} (mean of {len(seeds)} seeds)",
