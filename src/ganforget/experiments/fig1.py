@@ -22,7 +22,6 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from ganforget.experiments.claims import claim, claims_document, majority  # noqa: E402
@@ -34,8 +33,8 @@ from ganforget.experiments.common import (  # noqa: E402
     train_variant,
 )
 from ganforget.experiments.registry import register  # noqa: E402
-from ganforget.plots.run import row_mean  # noqa: E402
 from ganforget.nets.ensemble import plain  # noqa: E402
+from ganforget.plots.run import row_mean  # noqa: E402
 from ganforget.probes.field import grid, integral_curves, vector_field  # noqa: E402
 
 PAPER_ITERATIONS = 20000
