@@ -43,6 +43,8 @@ def test_reproduce_fig1_smoke(tmp_path, monkeypatch):
     for fig in doc["figures"]:
         assert (out / fig).stat().st_size > 10_000
     assert len(doc["figures"]) == 4
+    report = (out / "report.html").read_text()
+    assert "C1" in report and all(f in report for f in doc["figures"])
 
 
 @pytest.mark.slow

@@ -68,6 +68,7 @@ def test_train_probe_and_plot(tmp_path, monkeypatch, capsys):
         f.unlink()
     assert _cli(monkeypatch, "plot", str(run)) == 0
     assert (run / "figures" / "probes.png").exists()
+    assert "figures/probes.png" in (run / "report.html").read_text()
 
 
 def test_probe_bad_what_is_one_line(tmp_path, monkeypatch, capsys):
