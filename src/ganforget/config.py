@@ -118,11 +118,13 @@ class RemediesConfig:
 
 @dataclass
 class ProbesConfig:
-    forgetting_every: int = opt(0, ge=0, help="iterations between forgetting checks (0: off)")
+    forgetting_every: int = opt(500, ge=0, help="iterations between forgetting checks (0: off)")
     bank_every: int = opt(1000, ge=1, help="iterations between new banks of fixed fakes")
     bank_size: int = opt(64, ge=1, help="fakes per bank")
     forgetting_threshold: float = opt(0.5, ge=0, le=1, help="alarm when the index exceeds it")
-    field_every: int = opt(0, ge=0, help="iterations between vector-field records (2-D; 0: off)")
+    field_every: int = opt(
+        500, ge=0, help="iterations between vector-field records (2-D data only; 0: off)"
+    )
     field_threshold: float = opt(0.5, ge=-1, le=1, help="alarm when stability falls below it")
     landscape_every: int = opt(0, ge=0, help="iterations between landscape records (0: off)")
     landscape_anchors: int = opt(8, ge=1, help="real and fake anchors per landscape record")

@@ -112,7 +112,7 @@ class SampleWriter:
         from ganforget.plots.samples import save_samples
 
         with evaluating(tr.G):
-            fakes = tr.G(self.z[: self.max_members]).cpu()
+            fakes = tr.G(self.z)[: self.max_members].cpu()
         seeds = tr.streams.seeds[: self.max_members]
         path = self.run.sub("samples") / f"it{tr.iteration:08d}.png"
         real = None if self.real is None else self.real.cpu()
