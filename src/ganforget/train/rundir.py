@@ -44,7 +44,7 @@ class RunDir:
         """Prepare a new run: check the folder is writable and free, then write config.yaml."""
         self._check_writable()
         if self.config_path.exists():
-            same = self.read_config_dict() == _normalise(to_dict(cfg))
+            same = _identity(self.read_config_dict()) == _identity(_normalise(to_dict(cfg)))
             hint = "use --resume RUN_DIR to continue it" if same else "choose another out=DIR"
             what = "this run already" if same else "a different run"
             raise GanforgetError(f"run directory '{self.path}' holds {what}; {hint}")
@@ -127,6 +127,12 @@ class RunDir:
         tmp.write_bytes(b"".join(k + b"\n" for k in kept))
         os.replace(tmp, self.metrics_path)
         return dropped
+
+
+def _identity(d: dict) -> dict:
+    # Settings that change how a run is shown, not what it computes.
+    d = {**d, "train": {k: v for k, v in d.get("train", {}).items() if k != "progress"}}
+    return d
 
 
 def _normalise(d):
