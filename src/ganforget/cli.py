@@ -157,6 +157,26 @@ def reproduce(
     typer.echo(f"claims: {path}\nreport: {report}")
 
 
+@app.command()
+def bench(
+    quick: bool = typer.Option(False, "--quick", help="8 Gaussians only, S=1 and 10 (~30 s)."),
+    device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
+    threads: int = typer.Option(0, "--threads", help="CPU threads (0: the trainer's default)."),
+    repeats: int | None = typer.Option(None, "--repeats", help="Interleaved repeats."),
+    cases: str | None = typer.Option(None, "--cases", help="Comma list of speedup workloads."),
+    out: Path | None = typer.Option(None, "--out", help="Write the results as JSON here."),
+) -> None:
+    """Benchmark seed ensembles: S seeds at once vs S sequential runs, overhead, penalties."""
+    from ganforget.benchmarks.ensemble import main as bench_main
+
+    argv = ["--device", device, "--threads", str(threads)]
+    argv += ["--quick"] if quick else []
+    argv += ["--repeats", str(repeats)] if repeats else []
+    argv += ["--cases", cases] if cases else []
+    argv += ["--out", str(out)] if out else []
+    bench_main(argv)
+
+
 def main() -> None:
     """Entry point: run the CLI, turning user errors into one line and exit code 2."""
     try:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ganforget.train.streams import randint_members
+from ganforget.train.streams import randint_members, randn_members
 
 
 @dataclass
@@ -26,16 +26,13 @@ class ToySource:
         """Return ``[S, batch, 2]`` samples, member ``i`` drawn with ``gens[i]``.
 
         Row ``i`` equals ``mixture(batch, centers, std, generator=gens[i])``: each member
-        draws its centre indices, then its noise, from its own generator; the arithmetic
+        draws its centre indices, then its noise, from its own generator (the generators
+        are independent, so drawing all indices first changes nothing); the arithmetic
         runs once for all members.
         """
         dev = self.centers.device
-        idx = torch.empty((len(gens), batch), dtype=torch.long, device=dev)
-        noise = torch.empty((len(gens), batch, self.centers.shape[1]), device=dev)
-        k = len(self.centers)
-        for i, g in enumerate(gens):
-            idx[i].random_(0, k, generator=g)
-            noise[i].normal_(generator=g)
+        idx = randint_members(gens, len(self.centers), (batch,), dev)
+        noise = randn_members(gens, (batch, self.centers.shape[1]), dev)
         return self.centers[idx] + self.std * noise
 
     def to(self, device: torch.device) -> ToySource:

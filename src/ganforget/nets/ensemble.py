@@ -1,6 +1,6 @@
 """Batched layers that hold S independent members (seeds) in one module.
 
-Linear layers keep weights ``[S, out, in]`` and multiply with ``baddbmm``. Convolutions keep
+Linear layers keep weights ``[S, in, out]`` and multiply with ``baddbmm``. Convolutions keep
 the members side by side in the channel dimension, ``[B, S*C, H, W]``, and use grouped
 convolutions with ``groups=S``, so that ``BatchNorm2d(S*C)`` keeps statistics per member.
 
@@ -23,29 +23,33 @@ from torch import nn
 class EnsembleLinear(nn.Module):
     """S independent affine maps: ``[S, B, in] -> [S, B, out]``.
 
-    Members are initialised like ``nn.Linear``: U(-1/√in, 1/√in) for weight and bias.
+    The weight is stored as ``[S, in, out]`` (transposed against ``nn.Linear``) and the bias
+    as ``[S, 1, out]``, so the forward pass is one ``baddbmm`` with no views to make.
+    Members are initialised like ``nn.Linear``: U(-1/√in, 1/√in) for weight and bias, the
+    weight drawn in ``nn.Linear``'s ``[out, in]`` order.
     """
 
     def __init__(self, members: int, in_features: int, out_features: int) -> None:
         super().__init__()
         self.members, self.in_features, self.out_features = members, in_features, out_features
-        self.weight = nn.Parameter(torch.empty(members, out_features, in_features))
-        self.bias = nn.Parameter(torch.empty(members, out_features))
+        self.weight = nn.Parameter(torch.empty(members, in_features, out_features))
+        self.bias = nn.Parameter(torch.empty(members, 1, out_features))
 
     def reset_member(self, i: int, generator: torch.Generator) -> None:
         """Draw member ``i``'s weight and bias from ``generator``."""
         bound = 1.0 / math.sqrt(self.in_features)
         with torch.no_grad():
-            self.weight[i].uniform_(-bound, bound, generator=generator)
+            w = torch.empty(self.out_features, self.in_features, device=self.weight.device)
+            self.weight[i].copy_(w.uniform_(-bound, bound, generator=generator).t())
             self.bias[i].uniform_(-bound, bound, generator=generator)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.out_features == 1:
             # A product with one output column takes another BLAS path for one member than
-            # for several, which breaks bitwise equality; W @ x^T has one row instead.
-            y = torch.baddbmm(self.bias.unsqueeze(2), self.weight, x.transpose(1, 2))
-            return y.transpose(1, 2)
-        return torch.baddbmm(self.bias.unsqueeze(1), x, self.weight.transpose(1, 2))
+            # for several, which breaks bitwise equality between an ensemble and separate
+            # runs. A multiply and a row sum reduce each member's rows in the same order.
+            return (x * self.weight.transpose(1, 2)).sum(-1, keepdim=True) + self.bias
+        return torch.baddbmm(self.bias, x, self.weight)
 
 
 class _GroupedInit:

@@ -47,8 +47,10 @@ class MLPGenerator(EnsembleModule):
         self.out_act = nn.Tanh() if out_act == "tanh" else nn.Identity()
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        y = self.out_act(self.body(z))
-        return y.reshape(*z.shape[:2], *self.out_shape)
+        y = self.body(z)
+        if self.spec["out_act"] == "tanh":
+            y = self.out_act(y)
+        return y if len(self.out_shape) == 1 else y.reshape(*z.shape[:2], *self.out_shape)
 
 
 class MLPDiscriminator(EnsembleModule):
@@ -68,4 +70,5 @@ class MLPDiscriminator(EnsembleModule):
         self.body = _stack(members, [math.prod(in_shape)] + [hidden] * depth + [1], act)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.body(x.reshape(*x.shape[:2], -1)).squeeze(-1)
+        h = x if x.dim() == 3 else x.reshape(*x.shape[:2], -1)
+        return self.body(h).squeeze(-1)

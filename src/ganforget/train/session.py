@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ganforget.config import Config
 from ganforget.errors import CheckpointError, DivergenceError, GanforgetError
+from ganforget.summary import write_summary
 from ganforget.train.build import build_trainer
 from ganforget.train.callbacks import Checkpointer
 from ganforget.train.checkpoint import list_checkpoints, load_checkpoint
@@ -132,6 +133,7 @@ def _drive(tr: Trainer, cfg: Config, run: RunDir, progress, log) -> Outcome:
             signal.signal(s, h)
     elapsed = time.perf_counter() - t0
     _write_timing(run, tr.iteration - start_it, elapsed, len(tr.streams.seeds))
+    write_summary(run.path)  # mean ± std and per-seed values of the last metrics
     if caught:
         code = 128 + caught[-1]
         msg = (

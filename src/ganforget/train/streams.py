@@ -63,6 +63,8 @@ def randn_members(
     Row ``i`` holds exactly ``torch.randn(shape, generator=gens[i])``; the rows are filled in
     place, one call per member, with no copy afterwards.
     """
+    if len(gens) == 1:  # same numbers: randn fills its tensor in order, whatever the shape
+        return torch.randn((1, *shape), generator=gens[0], device=device)
     out = torch.empty((len(gens), *shape), device=device)
     for row, g in zip(out, gens, strict=True):
         row.normal_(generator=g)
@@ -76,6 +78,8 @@ def randint_members(
 
     Row ``i`` holds exactly ``torch.randint(high, shape, generator=gens[i])``.
     """
+    if len(gens) == 1:
+        return torch.randint(high, (1, *shape), generator=gens[0], device=device)
     out = torch.empty((len(gens), *shape), dtype=torch.long, device=device)
     for row, g in zip(out, gens, strict=True):
         row.random_(0, high, generator=g)

@@ -23,6 +23,13 @@ from ganforget.errors import DivergenceError
 from ganforget.objectives import Objective
 from ganforget.train.streams import Streams, randn_members
 
+_D_KEYS = {"real": "d_real", "fake": "d_fake", "penalty": "d_penalty"}
+
+
+def _total(losses: torch.Tensor) -> torch.Tensor:
+    """Return the sum of per-member losses; one member's loss as it is (no extra op)."""
+    return losses if losses.numel() == 1 else losses.sum()
+
 
 @dataclass
 class Trainer:
@@ -79,7 +86,7 @@ class Trainer:
         for pen in self.d_penalties:
             loss = loss + pen(self)
         self.opt_d.zero_grad(set_to_none=True)
-        loss.sum().backward()
+        _total(loss).backward()
         for cb in self.callbacks:
             if hasattr(cb, "on_d_backward"):
                 cb.on_d_backward(self)
@@ -88,18 +95,27 @@ class Trainer:
 
     def g_step(self) -> torch.Tensor:
         """One G update; return G's per-member loss (detached ``[S]``)."""
-        d_params = list(self.D.parameters())
+        d_params = self._d_params()
         for p in d_params:
             p.requires_grad_(False)
         try:
             loss = self.objective.g_losses(self.D, self.G(self.noise()))
             self.opt_g.zero_grad(set_to_none=True)
-            loss.sum().backward()
+            _total(loss).backward()
             self.opt_g.step()
         finally:
             for p in d_params:
                 p.requires_grad_(True)
         return loss.detach()
+
+    def _d_params(self) -> list[torch.Tensor]:
+        # D's parameter list, cached: walking the module tree every G step costs more than
+        # the small nets' arithmetic.
+        cached = self.__dict__.get("_d_param_cache")
+        if cached is None or cached[0] is not self.D:
+            cached = (self.D, list(self.D.parameters()))
+            self.__dict__["_d_param_cache"] = cached
+        return cached[1]
 
     # --- the loop ----------------------------------------------------------------------------
     def run(self, iterations: int, progress: bool = True) -> None:
@@ -126,14 +142,16 @@ class Trainer:
                     d_parts = self.d_step()
                 g_loss = self.g_step()
                 self.iteration += 1
-                self.last = {**{f"d_{k}": v for k, v in d_parts.items()}, "g_loss": g_loss}
-                self.last["d_loss"] = self.last.pop("d_loss")
+                last = {_D_KEYS.get(k) or "d_" + k: v for k, v in d_parts.items() if k != "loss"}
+                last["g_loss"] = g_loss
+                last["d_loss"] = d_parts["loss"]
+                self.last = last
                 self._check_finite()
                 for cb in self.callbacks:
                     if hasattr(cb, "on_iteration_end"):
                         cb.on_iteration_end(self)
                 bar.update(1)
-                if self.iteration % 50 == 0 or self.iteration == iterations:
+                if progress and (self.iteration % 50 == 0 or self.iteration == iterations):
                     bar.set_postfix_str(self._postfix(), refresh=False)
         finally:
             bar.close()
@@ -151,8 +169,8 @@ class Trainer:
 
     def _check_finite(self) -> None:
         d, g = self.last["d_loss"], self.last["g_loss"]
-        # One reduction and one read: a NaN or Inf anywhere makes the sum non-finite.
-        if math.isfinite((d.sum() + g.sum()).item()):
+        # One read per loss: a NaN or Inf anywhere makes the sum non-finite.
+        if math.isfinite(_total(d).item() + _total(g).item()):
             return
         if bool(torch.isfinite(d).all() and torch.isfinite(g).all()):
             return  # finite losses whose sum overflowed

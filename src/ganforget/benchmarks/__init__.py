@@ -1,0 +1,1 @@
+"""Benchmarks run on demand (``ganforget bench``), never inside timed tests."""
