@@ -90,6 +90,9 @@ def test_existing_run_directory_is_refused(tmp_path):
 
 def test_five_seed_run_draws_samples(tmp_path):
     # More members than sample panels (4): every member still runs, four are drawn.
-    run = _train(tmp_path, "ring8-ns-sgd",
-                 ["train.iterations=20", "train.log_every=10", "train.seeds=[0,1,2,3,4]"])
+    run = _train(
+        tmp_path,
+        "ring8-ns-sgd",
+        ["train.iterations=20", "train.log_every=10", "train.seeds=[0,1,2,3,4]"],
+    )
     assert (run.path / "samples" / "it00000020.png").stat().st_size > 5000
