@@ -55,7 +55,9 @@ def test_ewc_penalty_acts_on_d():
         tr.run(50, progress=False)
         before = [p.detach().clone() for p in tr.D.parameters()]
         tr.run(150, progress=False)
-        return sum((p - b).pow(2).sum() for p, b in zip(tr.D.parameters(), before)).sqrt()
+        return sum(
+            (p - b).pow(2).sum() for p, b in zip(tr.D.parameters(), before, strict=True)
+        ).sqrt()
 
     free, held = drift(0.0), drift(1e6)
     assert held < 0.5 * free, (held, free)
