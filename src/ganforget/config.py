@@ -161,6 +161,17 @@ def _suggest(key: str, known, prefix: str = "") -> str:
     return f" Did you mean '{prefix}{near[0]}'?" if near else ""
 
 
+INT_LIMIT = 2**31
+
+
+def _show(value, limit: int = 60) -> str:
+    """Return ``repr(value)`` on one line, shortened to about ``limit`` characters."""
+    text = repr(value)
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return text
+
+
 def _type_name(tp) -> str:
     return getattr(tp, "__name__", str(tp)).replace("typing.", "")
 
@@ -179,27 +190,36 @@ def _coerce(path: str, value, tp):
         if isinstance(value, tuple):
             value = list(value)
         if not isinstance(value, list):
-            raise ConfigError(f"{path}={value!r} must be a list of {_type_name(inner)}")
+            raise ConfigError(f"{path}={_show(value)} must be a list of {_type_name(inner)}")
         return [_coerce(f"{path}[{i}]", v, inner) for i, v in enumerate(value)]
     if tp is bool:
         if isinstance(value, bool):
             return value
-        raise ConfigError(f"{path}={value!r} must be true or false")
+        raise ConfigError(f"{path}={_show(value)} must be true or false")
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"{path}={value!r} must be an integer")
+            raise ConfigError(f"{path}={_show(value)} must be an integer")
         if isinstance(value, float) and not value.is_integer():
-            raise ConfigError(f"{path}={value!r} must be an integer")
+            raise ConfigError(f"{path}={_show(value)} must be an integer")
+        if not -INT_LIMIT < value < INT_LIMIT:
+            raise ConfigError(
+                f"{path}={_show(value)} is out of range; integers must lie strictly between "
+                f"-{INT_LIMIT} and {INT_LIMIT}"
+            )
         return int(value)
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"{path}={value!r} must be a number")
-        if not math.isfinite(value):
-            raise ConfigError(f"{path}={value!r} must be a finite number")
-        return float(value)
+            raise ConfigError(f"{path}={_show(value)} must be a number")
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.inf
+        if not math.isfinite(number):
+            raise ConfigError(f"{path}={_show(value)} must be a finite number")
+        return number
     if tp is str:
         if not isinstance(value, str):
-            raise ConfigError(f"{path}={value!r} must be a string")
+            raise ConfigError(f"{path}={_show(value)} must be a string")
         return value
     raise ConfigError(f"{path}: unsupported type {_type_name(tp)}")
 
@@ -209,28 +229,34 @@ def _check_range(path: str, value, meta) -> None:
     if choices is not None and value not in choices:
         shown = ", ".join("null" if c is None else str(c) for c in choices)
         near = _suggest(str(value), [str(c) for c in choices if c])
-        raise ConfigError(f"{path}={value!r} is not allowed; use one of: {shown}.{near}")
+        raise ConfigError(f"{path}={_show(value)} is not allowed; use one of: {shown}.{near}")
     if value is None or isinstance(value, list | str | bool):
         return
     if meta.get("ge") is not None and not value >= meta["ge"]:
-        raise ConfigError(f"{path}={value!r} is out of range; it must be >= {meta['ge']}")
+        raise ConfigError(f"{path}={_show(value)} is out of range; it must be >= {meta['ge']}")
     if meta.get("gt") is not None and not value > meta["gt"]:
-        raise ConfigError(f"{path}={value!r} is out of range; it must be > {meta['gt']}")
+        raise ConfigError(f"{path}={_show(value)} is out of range; it must be > {meta['gt']}")
     if meta.get("le") is not None and not value <= meta["le"]:
-        raise ConfigError(f"{path}={value!r} is out of range; it must be <= {meta['le']}")
+        raise ConfigError(f"{path}={_show(value)} is out of range; it must be <= {meta['le']}")
 
 
 def from_dict(data: dict | None, cls=Config, prefix: str = ""):
     """Return a validated ``cls`` built from nested dicts; unknown keys are errors."""
     data = {} if data is None else data
     if not isinstance(data, dict):
-        raise ConfigError(f"{prefix or 'config'} must be a mapping of keys to values")
+        where = prefix.rstrip(".") or "the config"
+        raise ConfigError(
+            f"{where}={_show(data)} must be a mapping of keys to values, "
+            f"e.g. {prefix or 'train.'}KEY=VALUE"
+        )
     fields, hints = _fields(cls), _hints(cls)
     kwargs = {}
     for key, value in data.items():
         path = f"{prefix}{key}"
         if key not in fields:
-            raise ConfigError(f"unknown config key '{path}'.{_suggest(str(key), fields, prefix)}")
+            shown = path if isinstance(key, str) and key.isidentifier() else _show(path)
+            hint = _suggest(str(key), fields, prefix) or f" Known keys: {', '.join(fields)}."
+            raise ConfigError(f"unknown config key '{shown}'.{hint}")
         tp = hints[key]
         if dataclasses.is_dataclass(tp):
             kwargs[key] = from_dict(value, tp, prefix=f"{path}.")
@@ -244,6 +270,11 @@ def from_dict(data: dict | None, cls=Config, prefix: str = ""):
 def validate(cfg: Config) -> Config:
     """Check the cross-field rules of a config; return it unchanged or raise ConfigError."""
     from_dict(to_dict(cfg))  # re-checks every field's type and range
+    _check_path("name", cfg.name, plain=True)
+    if cfg.out is not None:
+        _check_path("out", cfg.out)
+    if cfg.data.root is not None:
+        _check_path("data.root", cfg.data.root)
     if not cfg.train.seeds:
         raise ConfigError("train.seeds is empty; give at least one seed, e.g. train.seeds=[0]")
     if len(set(cfg.train.seeds)) != len(cfg.train.seeds):
@@ -277,6 +308,16 @@ def validate(cfg: Config) -> Config:
     return cfg
 
 
+def _check_path(key: str, value: str, plain: bool = False) -> None:
+    """Reject an empty path or one holding NUL; ``plain``: also a path separator or dots."""
+    bad = not value.strip() or "\x00" in value
+    if plain:
+        bad = bad or any(c in value for c in "/\\") or value in (".", "..")
+    if bad:
+        what = "a plain name without '/', e.g. my-run" if plain else "a folder path"
+        raise ConfigError(f"{key}={_show(value)} is not allowed; give {what}")
+
+
 # --------------------------------------------------------------------------------------------
 # YAML and overrides
 
@@ -299,9 +340,14 @@ def load_yaml(path: str | Path) -> dict:
     return data
 
 
+def dump_yaml(cfg: Config) -> str:
+    """Return the full resolved config as YAML text."""
+    return yaml.safe_dump(to_dict(cfg), sort_keys=False)
+
+
 def save_yaml(cfg: Config, path: Path) -> None:
     """Write the full resolved config to ``path`` as YAML."""
-    path.write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
+    path.write_text(dump_yaml(cfg))
 
 
 def merge(base: dict, update: dict) -> dict:
@@ -318,14 +364,14 @@ def merge(base: dict, update: dict) -> dict:
 def parse_override(text: str) -> dict:
     """Return the nested dict for one ``a.b.c=value`` override (value parsed as YAML)."""
     if "=" not in text:
-        raise ConfigError(f"override '{text}' must look like key=value, e.g. optim.lr_d=1e-3")
+        raise ConfigError(f"override {_show(text)} must look like key=value, e.g. optim.lr_d=1e-3")
     key, raw = text.split("=", 1)
     key = key.strip()
     if not key or any(not part.isidentifier() for part in key.split(".")):
-        raise ConfigError(f"override '{text}' has a bad key; use dotted names like optim.lr_d")
+        raise ConfigError(f"override {_show(text)} has a bad key; use dotted names like optim.lr_d")
     try:
         value = yaml.safe_load(raw) if raw.strip() else None
-    except yaml.YAMLError:
+    except (yaml.YAMLError, RecursionError, ValueError):
         value = raw
     if isinstance(value, str):
         value = _maybe_number(value)
@@ -369,9 +415,15 @@ def parse_seeds(text: str) -> list[int]:
         ) from None
 
 
-def resolve(base: dict, overrides: list[str]) -> Config:
-    """Return the validated config of ``base`` (nested dict) with ``key=value`` overrides."""
+def resolve(base: dict, overrides: list[str], options: dict | None = None) -> Config:
+    """Return the validated config of ``base`` (nested dict) with ``key=value`` overrides.
+
+    ``options`` (a nested dict, e.g. from CLI options such as ``--out``) is merged last, as
+    given: its values are not parsed as YAML.
+    """
     data = dict(base)
     for o in overrides:
         data = merge(data, parse_override(o))
+    if options:
+        data = merge(data, options)
     return validate(from_dict(data))
