@@ -312,13 +312,14 @@ def _interrupt(proc: Proc, run: Path, sig: int) -> int:
     return it
 
 
-def test_sigint_and_sigterm_save_a_checkpoint_and_print_the_resume_line(tmp_path, reference):
+def test_sigterm_and_sigint_save_a_checkpoint_and_print_the_resume_line(tmp_path, reference):
     run, logs = tmp_path / "run", tmp_path / "logs"
-    first = Proc(run, [], logs)
-    it1 = _interrupt(first, run, signal.SIGINT)
-    it2 = _interrupt(Proc(run, [], logs), run, signal.SIGTERM)
+    # SIGTERM (what schedulers send) to the real console entry point, `python -m ganforget.cli`
+    it1 = _interrupt(Proc(run, [], logs), run, signal.SIGTERM)
+    # SIGINT (Ctrl-C) to a forked CLI, which saves another interpreter start-up
+    it2 = _interrupt(Child(run, [], logs), run, signal.SIGINT)
     assert it2 > it1
-    final = Proc(run, [], logs)
+    final = Child(run, [], logs)
     assert final.wait() == 0, final.stderr()
     assert_same_run(reference("base"), run)
 

@@ -190,8 +190,9 @@ def _fail(message: str) -> None:
 
 
 def _one_line(text: str) -> str:
-    # Every message is one line, whatever a user put in a key, a value or a path.
-    return " ".join(text.replace("\r", " ").split("\n")).strip()
+    # Every message is one line, whatever a user put in a key, a value or a path: control
+    # and line-separator characters are shown escaped (\n, \x1e, \u2028).
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text.strip())
 
 
 def _is_usage_error(exc: Exception) -> bool:

@@ -156,12 +156,13 @@ def _hints(cls) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
 
-def _suggest(key: str, known, prefix: str = "") -> str:
-    near = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
+def _suggest(key: str, known, prefix: str = "", cutoff: float = 0.6) -> str:
+    near = difflib.get_close_matches(key, list(known), n=1, cutoff=cutoff)
     return f" Did you mean '{prefix}{near[0]}'?" if near else ""
 
 
 INT_LIMIT = 2**31
+MAX_SEEDS = 1024
 
 
 def _show(value, limit: int = 60) -> str:
@@ -228,7 +229,7 @@ def _check_range(path: str, value, meta) -> None:
     choices = meta.get("choices")
     if choices is not None and value not in choices:
         shown = ", ".join("null" if c is None else str(c) for c in choices)
-        near = _suggest(str(value), [str(c) for c in choices if c])
+        near = _suggest(str(value), [str(c) for c in choices if c], cutoff=0.5)
         raise ConfigError(f"{path}={_show(value)} is not allowed; use one of: {shown}.{near}")
     if value is None or isinstance(value, list | str | bool):
         return
@@ -275,12 +276,15 @@ def validate(cfg: Config) -> Config:
         _check_path("out", cfg.out)
     if cfg.data.root is not None:
         _check_path("data.root", cfg.data.root)
-    if not cfg.train.seeds:
+    seeds = cfg.train.seeds
+    if not seeds:
         raise ConfigError("train.seeds is empty; give at least one seed, e.g. train.seeds=[0]")
-    if len(set(cfg.train.seeds)) != len(cfg.train.seeds):
-        raise ConfigError(f"train.seeds={cfg.train.seeds} repeats a seed; give distinct seeds")
-    if any(s < 0 for s in cfg.train.seeds):
-        raise ConfigError(f"train.seeds={cfg.train.seeds} has a negative seed; use seeds >= 0")
+    if len(seeds) > MAX_SEEDS:
+        raise ConfigError(f"train.seeds has {len(seeds)} seeds; at most {MAX_SEEDS} train together")
+    if len(set(seeds)) != len(seeds):
+        raise ConfigError(f"train.seeds={_show(seeds)} repeats a seed; give distinct seeds")
+    if any(s < 0 for s in seeds):
+        raise ConfigError(f"train.seeds={_show(seeds)} has a negative seed; use seeds >= 0")
     if len(cfg.optim.betas) != 2 or not all(0 <= b < 1 for b in cfg.optim.betas):
         raise ConfigError(f"optim.betas={cfg.optim.betas} must be two numbers in [0, 1)")
     if cfg.objective.penalty is not None and cfg.objective.weight == 0:
@@ -326,10 +330,15 @@ def load_yaml(path: str | Path) -> dict:
     """Return the mapping stored in a YAML file, read with the safe loader."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"config file '{path}' does not exist; give a YAML file or --preset")
+        what = "is a folder" if path.is_dir() else "does not exist"
+        raise ConfigError(f"config file '{path}' {what}; give a YAML file or --preset")
     try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file '{path}' is not UTF-8 text") from None
+    except OSError as exc:
+        raise ConfigError(f"config file '{path}' cannot be read ({exc.strerror})") from None
+    except (yaml.YAMLError, RecursionError) as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
         raise ConfigError(f"config file '{path}' is not valid YAML{where}") from None
@@ -402,16 +411,25 @@ def parse_seeds(text: str) -> list[int]:
             lo, hi = int(a), int(b)
             if hi < lo:
                 raise ValueError
+            if hi - lo >= MAX_SEEDS:
+                raise OverflowError
             return list(range(lo, hi + 1))
         if "," in text:
             return [int(t) for t in text.split(",") if t.strip()]
         n = int(text)
         if n < 1:
             raise ValueError
+        if n > MAX_SEEDS:
+            raise OverflowError
         return list(range(n))
+    except OverflowError:
+        raise ConfigError(
+            f"--seeds {_show(text)} gives more than {MAX_SEEDS} seeds; train fewer at once"
+        ) from None
     except ValueError:
         raise ConfigError(
-            f"--seeds '{text}' is not understood; use a range '0-9', a list '0,3,5' or a count '5'"
+            f"--seeds {_show(text)} is not understood; use a range '0-9', a list '0,3,5' "
+            "or a count '5'"
         ) from None
 
 
