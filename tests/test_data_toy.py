@@ -13,7 +13,9 @@ def test_ring8_has_eight_distinct_centres_on_the_circle():
     assert torch.allclose(c.norm(dim=1), torch.full((8,), 2.0), atol=1e-6)
     d = torch.cdist(c, c) + torch.eye(8) * 10
     # neighbours are 2·r·sin(π/8) apart: all distinct, evenly spaced
-    assert torch.allclose(d.min(dim=1).values, torch.full((8,), 4 * math.sin(math.pi / 8)), atol=1e-5)
+    assert torch.allclose(
+        d.min(dim=1).values, torch.full((8,), 4 * math.sin(math.pi / 8)), atol=1e-5
+    )
 
 
 def test_ring8_spread_per_mode():

@@ -452,18 +452,21 @@ def test_nan_in_a_loss_stops_with_iteration_and_loss_named(tmp_path, monkeypatch
 
 def test_nan_in_a_parameter_is_never_checkpointed(tmp_path, monkeypatch):
     # Poison D's weights right before the iteration-20 checkpoint, after the loss check.
-    from ganforget.train import build
+    from ganforget.probes import monitors
+
+    class Poison:
+        def on_iteration_end(self, tr):
+            if tr.iteration == 20:
+                with torch.no_grad():
+                    next(tr.D.parameters()).fill_(math.inf)
+
+    attach_probes = monitors.attach_probes
 
     def attach(tr, cfg, run):
-        class Poison:
-            def on_iteration_end(self, tr):
-                if tr.iteration == 20:
-                    with torch.no_grad():
-                        next(tr.D.parameters()).fill_(math.inf)
-
+        attach_probes(tr, cfg, run)
         tr.callbacks.append(Poison())
 
-    monkeypatch.setattr(build, "EXTRA_ATTACHERS", [attach])
+    monkeypatch.setattr(monitors, "attach_probes", attach)
     cfg = _small_cfg(tmp_path / "run", "train.checkpoint_every=10")
     out = _quiet_train(cfg)
     assert (out.status, out.exit_code) == ("diverged", 3)

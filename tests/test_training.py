@@ -22,8 +22,14 @@ def test_r1_adam_covers_most_modes(tmp_path):
     run = _train(
         tmp_path,
         "ring8-r1",
-        ["optim.name=adam", "train.iterations=2000", "train.coverage_every=2000",
-         "train.sample_every=2000", "train.checkpoint_every=2000", "train.seeds=[0]"],
+        [
+            "optim.name=adam",
+            "train.iterations=2000",
+            "train.coverage_every=2000",
+            "train.sample_every=2000",
+            "train.checkpoint_every=2000",
+            "train.seeds=[0]",
+        ],
     )
     cov = [r for r in run.metrics() if "modes" in r][-1]
     assert cov["it"] == 2000
@@ -34,8 +40,14 @@ def test_ns_sgd_writes_the_run_layout(tmp_path):
     run = _train(
         tmp_path,
         "ring8-ns-sgd",
-        ["train.iterations=300", "train.log_every=50", "train.coverage_every=100",
-         "train.sample_every=150", "train.checkpoint_every=150", "train.seeds=[0,1]"],
+        [
+            "train.iterations=300",
+            "train.log_every=50",
+            "train.coverage_every=100",
+            "train.sample_every=150",
+            "train.checkpoint_every=150",
+            "train.seeds=[0,1]",
+        ],
     )
     p = run.path
     assert (p / "config.yaml").is_file()
@@ -47,13 +59,17 @@ def test_ns_sgd_writes_the_run_layout(tmp_path):
     assert [r["it"] for r in lines if "modes" in r] == [100, 200, 300]
     ckpts = sorted(x.name for x in (p / "checkpoints").iterdir())
     assert ckpts == ["ckpt-00000150.pt", "ckpt-00000300.pt"]
-    assert sorted(x.name for x in (p / "samples").iterdir()) == [
-        "it00000150.png", "it00000300.png"]
+    assert sorted(x.name for x in (p / "samples").iterdir()) == ["it00000150.png", "it00000300.png"]
 
 
 def test_same_config_and_seed_give_identical_metrics(tmp_path):
-    over = ["train.iterations=200", "train.log_every=20", "train.coverage_every=100",
-            "objective.penalty=0gp", "objective.weight=1"]
+    over = [
+        "train.iterations=200",
+        "train.log_every=20",
+        "train.coverage_every=100",
+        "objective.penalty=0gp",
+        "objective.weight=1",
+    ]
     a = _train(tmp_path, "ring8-ns-sgd", over, "a")
     b = _train(tmp_path, "ring8-ns-sgd", over, "b")
     assert a.metrics_path.read_bytes() == b.metrics_path.read_bytes()
@@ -70,3 +86,10 @@ def test_existing_run_directory_is_refused(tmp_path):
     cfg2 = resolve(preset("ring8-r1"), [f"out={tmp_path / 'run'}", *over])
     with pytest.raises(Exception, match="different run"):
         session.train(cfg2, progress=False)
+
+
+def test_five_seed_run_draws_samples(tmp_path):
+    # More members than sample panels (4): every member still runs, four are drawn.
+    run = _train(tmp_path, "ring8-ns-sgd",
+                 ["train.iterations=20", "train.log_every=10", "train.seeds=[0,1,2,3,4]"])
+    assert (run.path / "samples" / "it00000020.png").stat().st_size > 5000

@@ -109,9 +109,10 @@ def train(
         typer.echo(f"done: {outcome.run.path}")
         return
     from ganforget.plots.run import plot_run
+    from ganforget.report.html import run_report
 
-    plot_run(outcome.run.path)
-    typer.echo(f"done: {outcome.run.path}  (figures in {outcome.run.path / 'figures'})")
+    report = run_report(outcome.run.path, plot_run(outcome.run.path))
+    typer.echo(f"done: {outcome.run.path}  (figures in {outcome.run.path / 'figures'}, {report})")
 
 
 @app.command()
@@ -125,12 +126,29 @@ def presets() -> None:
 
 
 @app.command()
+def probe(
+    run_dir: Path = typer.Argument(..., help="A run directory with checkpoints."),
+    what: str = typer.Option(
+        "landscape,forgetting,field,modes", "--what", help="Comma list of probes to run."
+    ),
+) -> None:
+    """Run the probes on a run's saved checkpoints (landscape, forgetting, field, modes)."""
+    from ganforget.probes.offline import parse_what, probe_run
+
+    probe_run(run_dir, parse_what(what), log=lambda *_: None)
+    typer.echo(f"wrote {Path(run_dir) / 'probes' / 'offline.json'}")
+
+
+@app.command()
 def plot(run_dir: Path = typer.Argument(..., help="A run directory.")) -> None:
     """Make every figure of a run from its stored records (no recomputation)."""
     from ganforget.plots.run import plot_run
+    from ganforget.report.html import run_report
 
-    for p in plot_run(run_dir):
+    paths = plot_run(run_dir)
+    for p in paths:
         typer.echo(str(p))
+    typer.echo(str(run_report(run_dir, paths)))
 
 
 @app.command()
@@ -153,10 +171,13 @@ def reproduce(
     out = out or Path("out") / f"{name}-{scale}"
     doc = exp.run(scale, list(range(n)), out, command=_command_line())
     path = write_claims(out, doc)
+    from ganforget.report.html import experiment_report
+
+    report = experiment_report(out, doc)
     for c in doc["claims"]:
         mark = "PASS" if c["pass"] else "FAIL"
         typer.echo(f"[{mark}] {c['id']}: {c['statement']} -- {c['why']}")
-    typer.echo(f"claims: {path}")
+    typer.echo(f"claims: {path}\nreport: {report}")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -83,6 +83,9 @@ class TrainConfig:
     coverage_every: int = opt(1000, ge=1, help="iterations between mode-coverage records (toy)")
     coverage_samples: int = opt(2500, ge=1, help="samples for mode coverage")
     progress: bool = opt(True, help="show a progress bar")
+    threads: int = opt(
+        0, ge=0, help="CPU threads for torch (0: one for MLPs, whose kernels are tiny; else all)"
+    )
     deterministic: bool = opt(True, help="ask PyTorch for deterministic kernels")
     on_divergence: str = opt(
         "stop", choices=("stop", "rollback"), help="on NaN/Inf: stop, or roll back with lower lr"
@@ -95,12 +98,14 @@ class EWCConfig:
     weight: float = opt(0.0, ge=0, help="online EWC λ (0: off)")
     alpha: float = opt(0.5, gt=0, le=1, help="online EWC importance decay α")
     tau: int = opt(500, ge=1, help="iterations per task (chunk)")
-    fisher: str = opt("batch", choices=("batch", "sample"), help="empirical Fisher estimate")
+    fisher_mode: str = opt(
+        "batch", choices=("batch", "sample"), help="empirical Fisher: squared batch or sample grads"
+    )
 
 
 @dataclass
 class ReplayConfig:
-    size: int = opt(0, ge=0, help="replay buffer size (0: off)")
+    capacity: int = opt(0, ge=0, help="replay buffer size in samples per seed (0: off)")
     fraction: float = opt(0.0, ge=0, le=1, help="fraction ρ of D's fake batch from the buffer")
     kind: str = opt("reservoir", choices=("reservoir", "fifo"), help="buffer policy")
 
@@ -113,11 +118,13 @@ class RemediesConfig:
 
 @dataclass
 class ProbesConfig:
-    forgetting_every: int = opt(0, ge=0, help="iterations between forgetting checks (0: off)")
+    forgetting_every: int = opt(500, ge=0, help="iterations between forgetting checks (0: off)")
     bank_every: int = opt(1000, ge=1, help="iterations between new banks of fixed fakes")
     bank_size: int = opt(64, ge=1, help="fakes per bank")
     forgetting_threshold: float = opt(0.5, ge=0, le=1, help="alarm when the index exceeds it")
-    field_every: int = opt(0, ge=0, help="iterations between vector-field records (2-D; 0: off)")
+    field_every: int = opt(
+        500, ge=0, help="iterations between vector-field records (2-D data only; 0: off)"
+    )
     field_threshold: float = opt(0.5, ge=-1, le=1, help="alarm when stability falls below it")
     landscape_every: int = opt(0, ge=0, help="iterations between landscape records (0: off)")
     landscape_anchors: int = opt(8, ge=1, help="real and fake anchors per landscape record")
@@ -305,9 +312,9 @@ def validate(cfg: Config) -> Config:
         )
     if cfg.model.arch == "dcgan" and cfg.data.name in ("ring8", "grid25"):
         raise ConfigError("model.arch=dcgan needs image data; use model.arch=mlp for 2-D data")
-    if (cfg.remedies.replay.size > 0) != (cfg.remedies.replay.fraction > 0):
+    if (cfg.remedies.replay.capacity > 0) != (cfg.remedies.replay.fraction > 0):
         raise ConfigError(
-            "replay needs both remedies.replay.size > 0 and remedies.replay.fraction > 0"
+            "replay needs both remedies.replay.capacity > 0 and remedies.replay.fraction > 0"
         )
     return cfg
 

@@ -10,7 +10,7 @@ from ganforget.config import merge
 from ganforget.errors import ConfigError
 
 _RING8 = {
-    "data": {"name": "ring8", "batch_size": 64},
+    "data": {"name": "ring8", "batch_size": 256},
     "model": {"arch": "mlp", "nz": 2, "hidden": 64, "depth": 2},
     "optim": {"name": "sgd", "lr_d": 3e-3, "lr_g": 3e-3},
     "train": {
@@ -53,8 +53,13 @@ PRESETS: dict[str, tuple[str, dict]] = {
             {
                 "objective": {"penalty": "r1", "weight": 10.0},
                 "optim": {"name": "adam"},
-                "train": {"iterations": 3000, "seeds": [0, 1, 2], "sample_every": 1000,
-                          "checkpoint_every": 1000, "coverage_every": 250},
+                "train": {
+                    "iterations": 3000,
+                    "seeds": [0, 1, 2],
+                    "sample_every": 1000,
+                    "checkpoint_every": 1000,
+                    "coverage_every": 250,
+                },
             },
         ),
     ),

@@ -29,6 +29,15 @@ def pick_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def set_threads(cfg: Config, device: torch.device) -> None:
+    """Set torch's CPU threads: ``train.threads``, or 1 for MLPs (tiny kernels) when 0."""
+    if device.type != "cpu":
+        return
+    n = cfg.train.threads or (1 if cfg.model.arch == "mlp" else 0)
+    if n:
+        torch.set_num_threads(n)
+
+
 def build_source(cfg: Config, device: torch.device):
     """Return the data source of ``cfg.data`` on ``device`` (images are loaded into memory)."""
     d = cfg.data
@@ -85,6 +94,7 @@ def build_objective(cfg: Config) -> Objective:
 def build_trainer(cfg: Config, run: RunDir | None, *, source=None) -> Trainer:
     """Return a ready trainer for ``cfg`` writing into ``run`` (None: no files, no callbacks)."""
     device = pick_device(cfg.train.device)
+    set_threads(cfg, device)
     if cfg.train.deterministic:
         torch.use_deterministic_algorithms(True, warn_only=True)
     seeds = list(cfg.train.seeds)
@@ -111,6 +121,10 @@ def build_trainer(cfg: Config, run: RunDir | None, *, source=None) -> Trainer:
     )
     if run is not None:
         attach_callbacks(tr, cfg, run)
+    else:
+        from ganforget.remedies.attach import attach_remedies
+
+        attach_remedies(tr, cfg)
     return tr
 
 
@@ -128,11 +142,10 @@ def attach_callbacks(tr: Trainer, cfg: Config, run: RunDir) -> None:
             cbs.CoverageMonitor(run, tr.source.centers, tr.source.std, cov_z, t.coverage_every)
         )
         real = tr.source.sample(512, [torch.Generator(tr.device).manual_seed(0)])[0]
-    for attach in EXTRA_ATTACHERS:
-        attach(tr, cfg, run)
+    from ganforget.probes.monitors import attach_probes
+    from ganforget.remedies.attach import attach_remedies
+
+    attach_remedies(tr, cfg, run)
+    attach_probes(tr, cfg, run)
     tr.callbacks.append(cbs.SampleWriter(run, sample_z, t.sample_every, real=real))
     tr.callbacks.append(cbs.Checkpointer(run, t.checkpoint_every, t.keep_last, set(t.keep)))
-
-
-# Probes and remedies register functions ``attach(trainer, cfg, run)`` here.
-EXTRA_ATTACHERS: list = []

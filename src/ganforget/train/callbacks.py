@@ -113,7 +113,7 @@ class SampleWriter:
         from ganforget.plots.samples import save_samples
 
         with evaluating(tr.G):
-            fakes = tr.G(self.z[: self.max_members]).cpu()
+            fakes = tr.G(self.z)[: self.max_members].cpu()
         seeds = tr.streams.seeds[: self.max_members]
         path = self.run.sub("samples") / f"it{tr.iteration:08d}.png"
         real = None if self.real is None else self.real.cpu()
@@ -122,7 +122,8 @@ class SampleWriter:
 
 @dataclass
 class Checkpointer:
-    """Save the trainer's whole state atomically every ``every`` iterations and at the end.
+    """Save the trainer's whole state atomically every ``every`` iterations, at each marked
+    iteration in ``keep`` (never pruned), and at the end.
 
     Before each save, metrics.jsonl is flushed to disk (a checkpoint never refers to metric
     lines that a crash could lose) and every parameter is checked: a NaN/Inf raises
@@ -146,7 +147,7 @@ class Checkpointer:
         return path
 
     def on_iteration_end(self, tr) -> None:
-        if due(tr, self.every) or tr.stop_requested:
+        if due(tr, self.every) or tr.iteration in self.keep or tr.stop_requested:
             self.save(tr)
 
     def on_end(self, tr) -> None:

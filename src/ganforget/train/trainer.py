@@ -54,6 +54,7 @@ class Trainer:
     last: dict[str, torch.Tensor] = field(default_factory=dict)
     alarms: dict[str, str] = field(default_factory=dict)
     stop_requested: bool = False
+    d_batch: tuple = ()
 
     @property
     def members(self) -> int:
@@ -76,6 +77,7 @@ class Trainer:
             fake = self.G(self.noise())
         for hook in self.fake_hooks:
             fake = hook(self, fake)
+        self.d_batch = (real, fake)
         parts = self.objective.d_losses(self.D, real, fake, generator=self.streams.aux)
         loss = parts["loss"]
         for pen in self.d_penalties:
