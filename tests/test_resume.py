@@ -43,10 +43,22 @@ OVERRIDES = [
     "train.sample_every=100000",
     "train.device=cpu",
     "train.keep_last=3",
+    # probes whose state (banks of fixed fakes, alarms) must survive a kill
+    "probes.forgetting_every=40",
+    "probes.bank_every=60",
+    "probes.bank_size=16",
+    "probes.field_every=100",
 ]
-# State carried by remedies and probes is covered by adding their options here (one line
-# each), e.g. "ewc": ["remedies.ewc.weight=10"]; the kill test runs once per entry.
-VARIANTS = {"base": []}
+# Remedies' state must survive too: EWC's importance and anchor, the replay buffer.
+VARIANTS = {
+    "base": [],
+    "remedies": [
+        "remedies.ewc.weight=10",
+        "remedies.ewc.tau=40",
+        "remedies.replay.capacity=200",
+        "remedies.replay.fraction=0.5",
+    ],
+}
 QUIET = ["--no-progress", "--no-plot"]
 
 
