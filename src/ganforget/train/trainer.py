@@ -55,6 +55,7 @@ class Trainer:
     alarms: dict[str, str] = field(default_factory=dict)
     stop_requested: bool = False
     d_batch: tuple = ()
+    step_metrics: dict[str, torch.Tensor] = field(default_factory=dict)
 
     @property
     def members(self) -> int:
@@ -129,6 +130,7 @@ class Trainer:
                 self.iteration += 1
                 self.last = {**{f"d_{k}": v for k, v in d_parts.items()}, "g_loss": g_loss}
                 self.last["d_loss"] = self.last.pop("d_loss")
+                self.last.update(self.step_metrics)
                 self._check_finite()
                 for cb in self.callbacks:
                     if hasattr(cb, "on_iteration_end"):
