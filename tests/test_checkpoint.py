@@ -276,3 +276,16 @@ def test_checkpoint_state_loads_with_weights_only(finished_run):
     state = torch.load(io.BytesIO(path.read_bytes()), weights_only=True)
     assert {"G", "D", "opt_g", "opt_d", "streams", "global_rng", "callbacks"} <= set(state)
     assert set(state["global_rng"]) >= {"torch", "numpy", "python"}
+
+
+def test_a_checkpoint_from_before_global_rng_states_still_loads(finished_run):
+    # Checkpoints written before NumPy/Python RNG states were saved held only "torch_rng".
+    from ganforget.train.build import build_trainer
+    from ganforget.train.rundir import RunDir
+
+    tr = build_trainer(RunDir(finished_run).config(), None)
+    state = load_checkpoint(finished_run / "checkpoints" / "ckpt-00000060.pt")
+    state["torch_rng"] = state.pop("global_rng")["torch"]
+    tr.load_state_dict(state)
+    assert tr.iteration == 60
+    assert torch.equal(torch.get_rng_state(), state["torch_rng"])

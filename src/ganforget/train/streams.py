@@ -94,16 +94,18 @@ def global_rng_state() -> dict:
 
 
 def set_global_rng_state(state: dict) -> None:
-    """Restore the states returned by :func:`global_rng_state`."""
+    """Restore the states returned by :func:`global_rng_state` (missing parts are left)."""
     import random
 
     torch.set_rng_state(state["torch"])
-    py = state["python"]
-    random.setstate((py["version"], tuple(int(k) for k in py["keys"].tolist()), py["gauss"]))
-    n = state["numpy"]
-    np.random.set_state(
-        (n["name"], n["keys"].numpy().astype(np.uint32), n["pos"], n["has_gauss"], n["cached"])
-    )
+    if "python" in state:
+        py = state["python"]
+        keys = tuple(int(k) for k in py["keys"].tolist())
+        random.setstate((py["version"], keys, py["gauss"]))
+    if "numpy" in state:
+        n = state["numpy"]
+        keys = n["keys"].numpy().astype(np.uint32)
+        np.random.set_state((n["name"], keys, n["pos"], n["has_gauss"], n["cached"]))
     if "cuda" in state and torch.cuda.is_available():
         cuda = state["cuda"]
         if len(cuda) == torch.cuda.device_count():

@@ -194,7 +194,7 @@ class Trainer:
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
         self.streams.load_state_dict(state["streams"])
-        set_global_rng_state(state["global_rng"])
+        set_global_rng_state(state.get("global_rng") or {"torch": state["torch_rng"]})
         self.alarms = dict(state.get("alarms", {}))
         saved = state.get("callbacks", {})
         for cb in self.callbacks:
