@@ -19,6 +19,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -233,6 +234,14 @@ def assert_same_run(ref: Path, run: Path) -> None:
             load_checkpoint(run / "checkpoints" / name),
             name,
         )
+    # Probe records (arrays beside metrics.jsonl) end the same too.
+    probes = sorted(p.name for p in (ref / "probes").glob("*.npz"))
+    assert probes == sorted(p.name for p in (run / "probes").glob("*.npz"))
+    for name in probes:
+        with np.load(ref / "probes" / name) as a, np.load(run / "probes" / name) as b:
+            assert sorted(a.files) == sorted(b.files), name
+            for k in a.files:
+                assert np.array_equal(a[k], b[k], equal_nan=True), f"probes/{name}:{k} differs"
 
 
 _REFERENCES: dict[str, Path] = {}
@@ -395,8 +404,6 @@ def test_a_second_process_on_the_same_run_is_refused(small_ref):
 
 
 def test_numpy_and_python_rngs_are_restored(tmp_path):
-    import numpy as np
-
     cfg = _small_cfg(tmp_path / "r", "train.iterations=3")
     from ganforget.train.build import build_trainer
 
