@@ -20,7 +20,12 @@ from torch import nn
 
 from ganforget.errors import DivergenceError
 from ganforget.objectives import Objective
-from ganforget.train.streams import Streams, randn_members
+from ganforget.train.streams import (
+    Streams,
+    global_rng_state,
+    randn_members,
+    set_global_rng_state,
+)
 
 
 @dataclass
@@ -176,7 +181,8 @@ class Trainer:
             "opt_g": self.opt_g.state_dict(),
             "opt_d": self.opt_d.state_dict(),
             "streams": self.streams.state_dict(),
-            "torch_rng": torch.get_rng_state(),
+            "global_rng": global_rng_state(),
+            "alarms": dict(self.alarms),
             "callbacks": cbs,
         }
 
@@ -188,7 +194,8 @@ class Trainer:
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
         self.streams.load_state_dict(state["streams"])
-        torch.set_rng_state(state["torch_rng"])
+        set_global_rng_state(state.get("global_rng") or {"torch": state["torch_rng"]})
+        self.alarms = dict(state.get("alarms", {}))
         saved = state.get("callbacks", {})
         for cb in self.callbacks:
             name = getattr(cb, "name", None)
