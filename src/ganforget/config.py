@@ -125,7 +125,9 @@ class ProbesConfig:
     field_every: int = opt(
         500, ge=0, help="iterations between vector-field records (2-D data only; 0: off)"
     )
-    field_threshold: float = opt(0.5, ge=-1, le=1, help="alarm when stability falls below it")
+    field_threshold: float = opt(
+        0.0, ge=-1, le=1, help="alarm when stability falls below it (0: the field reverses)"
+    )
     landscape_every: int = opt(0, ge=0, help="iterations between landscape records (0: off)")
     landscape_anchors: int = opt(8, ge=1, help="real and fake anchors per landscape record")
     k_min: float = opt(-100.0, help="landscape: smallest step k")
