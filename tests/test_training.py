@@ -3,6 +3,7 @@
 import json
 
 import pytest
+import torch
 
 from ganforget.config import resolve
 from ganforget.presets import preset
@@ -90,6 +91,54 @@ def test_existing_run_directory_is_refused(tmp_path):
 
 def test_five_seed_run_draws_samples(tmp_path):
     # More members than sample panels (4): every member still runs, four are drawn.
-    run = _train(tmp_path, "ring8-ns-sgd",
-                 ["train.iterations=20", "train.log_every=10", "train.seeds=[0,1,2,3,4]"])
+    run = _train(
+        tmp_path,
+        "ring8-ns-sgd",
+        ["train.iterations=20", "train.log_every=10", "train.seeds=[0,1,2,3,4]"],
+    )
     assert (run.path / "samples" / "it00000020.png").stat().st_size > 5000
+
+
+def test_mnist_mlp_trains_on_real_data(tmp_path, shared_data):
+    run = _train(
+        tmp_path,
+        "mnist-mlp-ns-adam",
+        [
+            f"data.root={shared_data / 'mnist'}",
+            "train.iterations=20",
+            "train.log_every=10",
+            "model.hidden=64",
+            "train.seeds=[0,1]",
+        ],
+    )
+    assert [r["it"] for r in run.metrics() if "d_loss" in r] == [10, 20]
+    assert (run.path / "samples" / "it00000020.png").exists()
+
+
+def test_dcgan_trains_on_an_image_folder(tmp_path):
+    from PIL import Image
+
+    folder = tmp_path / "faces"
+    folder.mkdir()
+    g = torch.Generator().manual_seed(0)
+    for k in range(12):
+        arr = (torch.rand(50, 40, 3, generator=g) * 255).to(torch.uint8).numpy()
+        Image.fromarray(arr).save(folder / f"{k:03d}.png")
+    run = _train(
+        tmp_path,
+        "celeba-dcgan",
+        [
+            f"data.root={folder}",
+            "model.ngf=4",
+            "model.ndf=4",
+            "model.nz=8",
+            "data.batch_size=4",
+            "train.iterations=4",
+            "train.log_every=2",
+            "objective.penalty=r1",
+            "objective.weight=1",
+            "train.seeds=[0,1]",
+        ],
+    )
+    assert [r["it"] for r in run.metrics() if "d_loss" in r] == [2, 4]
+    assert run.config().data.image_size == 64

@@ -45,11 +45,18 @@ def train(
     ),
     device: str | None = typer.Option(None, "--device", help="auto, cpu or cuda."),
     no_progress: bool = typer.Option(False, "--no-progress", help="Hide the progress bar."),
+    no_plot: bool = typer.Option(False, "--no-plot", help="Do not draw figures at the end."),
+    dry_run: bool = typer.Option(
+        False,
+        "--dry-run",
+        help="Check the config and the run directory, print the resolved config, train nothing.",
+    ),
 ) -> None:
     """Train a GAN (S seeds at once) into a run directory (default: the `demo` preset).
 
     Examples: `ganforget train --preset ring8-r1 --seeds 0-4`,
     `ganforget train my.yaml optim.lr_d=1e-3`, `ganforget train --resume runs/ring8-r1`.
+    SIGINT/SIGTERM save a checkpoint and exit with 130/143; a NaN/Inf exits with 3.
     """
     from ganforget import config as C
     from ganforget.presets import preset as get_preset
@@ -57,34 +64,50 @@ def train(
 
     progress = False if no_progress else None
     if resume is not None:
-        if config or overrides or preset or seeds:
-            raise GanforgetError("--resume takes only the run directory; drop other options")
+        given = [
+            name
+            for name, v in (
+                ("a CONFIG file or key=value overrides", config or overrides),
+                ("--preset", preset),
+                ("--seeds", seeds),
+                ("--out", out),
+                ("--device", device),
+            )
+            if v
+        ]
+        if given:
+            raise GanforgetError(f"--resume takes only the run directory; drop {', '.join(given)}")
+        if dry_run:
+            typer.echo(session.plan_resume(resume))
+            return
         outcome = session.resume(resume, progress=progress)
-        session.run_or_exit(outcome)
+    else:
+        items = list(overrides or [])
+        if config is not None and "=" in str(config):
+            items.insert(0, str(config))
+            config = None
+        if preset and config:
+            raise GanforgetError("give either a CONFIG file or --preset, not both")
+        if not preset and not config:
+            preset = "demo"
+        base = get_preset(preset) if preset else C.load_yaml(config)
+        options: dict = {}
+        if seeds:
+            options.setdefault("train", {})["seeds"] = C.parse_seeds(seeds)
+        if device:
+            options.setdefault("train", {})["device"] = device
+        if out:
+            options["out"] = str(out)
+        cfg = C.resolve(base, items, options=options)
+        if dry_run:
+            typer.echo(session.plan_train(cfg))
+            typer.echo(C.dump_yaml(cfg), nl=False)
+            return
+        outcome = session.train(cfg, progress=progress)
+    session.run_or_exit(outcome)
+    if no_plot:
         typer.echo(f"done: {outcome.run.path}")
         return
-    items = list(overrides or [])
-    if config is not None and "=" in str(config):
-        items.insert(0, str(config))
-        config = None
-    if preset and config:
-        raise GanforgetError("give either a CONFIG file or --preset, not both")
-    base: dict = {}
-    if not preset and not config:
-        preset = "demo"
-    if preset:
-        base = get_preset(preset)
-    elif config:
-        base = C.load_yaml(config)
-    if seeds:
-        items.append(f"train.seeds={C.parse_seeds(seeds)}")
-    if out:
-        items.append(f"out={out}")
-    if device:
-        items.append(f"train.device={device}")
-    cfg = C.resolve(base, items)
-    outcome = session.train(cfg, progress=progress)
-    session.run_or_exit(outcome)
     from ganforget.plots.run import plot_run
     from ganforget.report.html import run_report
 
@@ -177,25 +200,67 @@ def bench(
     bench_main(argv)
 
 
-def main() -> None:
-    """Entry point: run the CLI, turning user errors into one line and exit code 2."""
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: run the CLI (``argv``: arguments, default ``sys.argv[1:]``).
+
+    User errors print one line, ``error: ...``, and exit with status 2; a bug still shows
+    its traceback.
+    """
     try:
-        app(standalone_mode=False)
+        app(args=argv, standalone_mode=False)
     except GanforgetError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise SystemExit(2) from None
+        _fail(str(exc))
     except (typer.Abort, KeyboardInterrupt):
         typer.echo("aborted", err=True)
         raise SystemExit(130) from None
     except typer.Exit as exc:
         raise SystemExit(exc.exit_code) from None
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
-            typer.echo(f"error: {exc.format_message()}", err=True)
-            raise SystemExit(2) from None
+    except MemoryError:
+        _fail("out of memory; lower data.batch_size, the model widths or the number of seeds")
+    except Exception as exc:
+        if _is_usage_error(exc):
+            _fail(_usage_message(exc))
+        if _is_out_of_memory(exc):
+            _fail("out of memory; lower data.batch_size, the model widths or the number of seeds")
         raise
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {_one_line(message)}", err=True)
+    raise SystemExit(2) from None
+
+
+def _one_line(text: str) -> str:
+    # Every message is one line, whatever a user put in a key, a value or a path: control
+    # and line-separator characters are shown escaped (\n, \x1e, \u2028).
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text.strip())
+
+
+def _is_usage_error(exc: Exception) -> bool:
+    # Click's exceptions (vendored by recent Typer releases) carry these two members.
+    return hasattr(exc, "format_message") and hasattr(exc, "exit_code")
+
+
+def _usage_message(exc: Exception) -> str:
+    msg = exc.format_message()
+    name = getattr(exc, "option_name", None)
+    ctx = getattr(exc, "ctx", None)
+    if name and not getattr(exc, "possibilities", None) and ctx is not None:
+        import difflib
+
+        known = [o for p in ctx.command.params for o in (*p.opts, *p.secondary_opts)]
+        near = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
+        if near:
+            msg += f" Did you mean {near[0]}?"
+    return msg
+
+
+def _is_out_of_memory(exc: Exception) -> bool:
+    text = str(exc)
+    return type(exc).__name__ == "OutOfMemoryError" or (
+        isinstance(exc, RuntimeError)
+        and ("can't allocate memory" in text or "out of memory" in text.lower())
+    )
 
 
 if __name__ == "__main__":

@@ -125,7 +125,9 @@ class ProbesConfig:
     field_every: int = opt(
         500, ge=0, help="iterations between vector-field records (2-D data only; 0: off)"
     )
-    field_threshold: float = opt(0.5, ge=-1, le=1, help="alarm when stability falls below it")
+    field_threshold: float = opt(
+        0.0, ge=-1, le=1, help="alarm when stability falls below it (0: the field reverses)"
+    )
     landscape_every: int = opt(0, ge=0, help="iterations between landscape records (0: off)")
     landscape_anchors: int = opt(8, ge=1, help="real and fake anchors per landscape record")
     k_min: float = opt(-100.0, help="landscape: smallest step k")
@@ -163,9 +165,21 @@ def _hints(cls) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
 
-def _suggest(key: str, known, prefix: str = "") -> str:
-    near = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
+def _suggest(key: str, known, prefix: str = "", cutoff: float = 0.6) -> str:
+    near = difflib.get_close_matches(key, list(known), n=1, cutoff=cutoff)
     return f" Did you mean '{prefix}{near[0]}'?" if near else ""
+
+
+INT_LIMIT = 2**31
+MAX_SEEDS = 1024
+
+
+def _show(value, limit: int = 60) -> str:
+    """Return ``repr(value)`` on one line, shortened to about ``limit`` characters."""
+    text = repr(value)
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return text
 
 
 def _type_name(tp) -> str:
@@ -186,27 +200,36 @@ def _coerce(path: str, value, tp):
         if isinstance(value, tuple):
             value = list(value)
         if not isinstance(value, list):
-            raise ConfigError(f"{path}={value!r} must be a list of {_type_name(inner)}")
+            raise ConfigError(f"{path}={_show(value)} must be a list of {_type_name(inner)}")
         return [_coerce(f"{path}[{i}]", v, inner) for i, v in enumerate(value)]
     if tp is bool:
         if isinstance(value, bool):
             return value
-        raise ConfigError(f"{path}={value!r} must be true or false")
+        raise ConfigError(f"{path}={_show(value)} must be true or false")
     if tp is int:
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"{path}={value!r} must be an integer")
+            raise ConfigError(f"{path}={_show(value)} must be an integer")
         if isinstance(value, float) and not value.is_integer():
-            raise ConfigError(f"{path}={value!r} must be an integer")
+            raise ConfigError(f"{path}={_show(value)} must be an integer")
+        if not -INT_LIMIT < value < INT_LIMIT:
+            raise ConfigError(
+                f"{path}={_show(value)} is out of range; integers must lie strictly between "
+                f"-{INT_LIMIT} and {INT_LIMIT}"
+            )
         return int(value)
     if tp is float:
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"{path}={value!r} must be a number")
-        if not math.isfinite(value):
-            raise ConfigError(f"{path}={value!r} must be a finite number")
-        return float(value)
+            raise ConfigError(f"{path}={_show(value)} must be a number")
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.inf
+        if not math.isfinite(number):
+            raise ConfigError(f"{path}={_show(value)} must be a finite number")
+        return number
     if tp is str:
         if not isinstance(value, str):
-            raise ConfigError(f"{path}={value!r} must be a string")
+            raise ConfigError(f"{path}={_show(value)} must be a string")
         return value
     raise ConfigError(f"{path}: unsupported type {_type_name(tp)}")
 
@@ -215,29 +238,35 @@ def _check_range(path: str, value, meta) -> None:
     choices = meta.get("choices")
     if choices is not None and value not in choices:
         shown = ", ".join("null" if c is None else str(c) for c in choices)
-        near = _suggest(str(value), [str(c) for c in choices if c])
-        raise ConfigError(f"{path}={value!r} is not allowed; use one of: {shown}.{near}")
+        near = _suggest(str(value), [str(c) for c in choices if c], cutoff=0.5)
+        raise ConfigError(f"{path}={_show(value)} is not allowed; use one of: {shown}.{near}")
     if value is None or isinstance(value, list | str | bool):
         return
     if meta.get("ge") is not None and not value >= meta["ge"]:
-        raise ConfigError(f"{path}={value!r} is out of range; it must be >= {meta['ge']}")
+        raise ConfigError(f"{path}={_show(value)} is out of range; it must be >= {meta['ge']}")
     if meta.get("gt") is not None and not value > meta["gt"]:
-        raise ConfigError(f"{path}={value!r} is out of range; it must be > {meta['gt']}")
+        raise ConfigError(f"{path}={_show(value)} is out of range; it must be > {meta['gt']}")
     if meta.get("le") is not None and not value <= meta["le"]:
-        raise ConfigError(f"{path}={value!r} is out of range; it must be <= {meta['le']}")
+        raise ConfigError(f"{path}={_show(value)} is out of range; it must be <= {meta['le']}")
 
 
 def from_dict(data: dict | None, cls=Config, prefix: str = ""):
     """Return a validated ``cls`` built from nested dicts; unknown keys are errors."""
     data = {} if data is None else data
     if not isinstance(data, dict):
-        raise ConfigError(f"{prefix or 'config'} must be a mapping of keys to values")
+        where = prefix.rstrip(".") or "the config"
+        raise ConfigError(
+            f"{where}={_show(data)} must be a mapping of keys to values, "
+            f"e.g. {prefix or 'train.'}KEY=VALUE"
+        )
     fields, hints = _fields(cls), _hints(cls)
     kwargs = {}
     for key, value in data.items():
         path = f"{prefix}{key}"
         if key not in fields:
-            raise ConfigError(f"unknown config key '{path}'.{_suggest(str(key), fields, prefix)}")
+            shown = path if isinstance(key, str) and key.isidentifier() else _show(path)
+            hint = _suggest(str(key), fields, prefix) or f" Known keys: {', '.join(fields)}."
+            raise ConfigError(f"unknown config key '{shown}'.{hint}")
         tp = hints[key]
         if dataclasses.is_dataclass(tp):
             kwargs[key] = from_dict(value, tp, prefix=f"{path}.")
@@ -251,12 +280,20 @@ def from_dict(data: dict | None, cls=Config, prefix: str = ""):
 def validate(cfg: Config) -> Config:
     """Check the cross-field rules of a config; return it unchanged or raise ConfigError."""
     from_dict(to_dict(cfg))  # re-checks every field's type and range
-    if not cfg.train.seeds:
+    _check_path("name", cfg.name, plain=True)
+    if cfg.out is not None:
+        _check_path("out", cfg.out)
+    if cfg.data.root is not None:
+        _check_path("data.root", cfg.data.root)
+    seeds = cfg.train.seeds
+    if not seeds:
         raise ConfigError("train.seeds is empty; give at least one seed, e.g. train.seeds=[0]")
-    if len(set(cfg.train.seeds)) != len(cfg.train.seeds):
-        raise ConfigError(f"train.seeds={cfg.train.seeds} repeats a seed; give distinct seeds")
-    if any(s < 0 for s in cfg.train.seeds):
-        raise ConfigError(f"train.seeds={cfg.train.seeds} has a negative seed; use seeds >= 0")
+    if len(seeds) > MAX_SEEDS:
+        raise ConfigError(f"train.seeds has {len(seeds)} seeds; at most {MAX_SEEDS} train together")
+    if len(set(seeds)) != len(seeds):
+        raise ConfigError(f"train.seeds={_show(seeds)} repeats a seed; give distinct seeds")
+    if any(s < 0 for s in seeds):
+        raise ConfigError(f"train.seeds={_show(seeds)} has a negative seed; use seeds >= 0")
     if len(cfg.optim.betas) != 2 or not all(0 <= b < 1 for b in cfg.optim.betas):
         raise ConfigError(f"optim.betas={cfg.optim.betas} must be two numbers in [0, 1)")
     if cfg.objective.penalty is not None and cfg.objective.weight == 0:
@@ -284,6 +321,16 @@ def validate(cfg: Config) -> Config:
     return cfg
 
 
+def _check_path(key: str, value: str, plain: bool = False) -> None:
+    """Reject an empty path or one holding NUL; ``plain``: also a path separator or dots."""
+    bad = not value.strip() or "\x00" in value
+    if plain:
+        bad = bad or any(c in value for c in "/\\") or value in (".", "..")
+    if bad:
+        what = "a plain name without '/', e.g. my-run" if plain else "a folder path"
+        raise ConfigError(f"{key}={_show(value)} is not allowed; give {what}")
+
+
 # --------------------------------------------------------------------------------------------
 # YAML and overrides
 
@@ -292,10 +339,15 @@ def load_yaml(path: str | Path) -> dict:
     """Return the mapping stored in a YAML file, read with the safe loader."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"config file '{path}' does not exist; give a YAML file or --preset")
+        what = "is a folder" if path.is_dir() else "does not exist"
+        raise ConfigError(f"config file '{path}' {what}; give a YAML file or --preset")
     try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file '{path}' is not UTF-8 text") from None
+    except OSError as exc:
+        raise ConfigError(f"config file '{path}' cannot be read ({exc.strerror})") from None
+    except (yaml.YAMLError, RecursionError) as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
         raise ConfigError(f"config file '{path}' is not valid YAML{where}") from None
@@ -306,9 +358,14 @@ def load_yaml(path: str | Path) -> dict:
     return data
 
 
+def dump_yaml(cfg: Config) -> str:
+    """Return the full resolved config as YAML text."""
+    return yaml.safe_dump(to_dict(cfg), sort_keys=False)
+
+
 def save_yaml(cfg: Config, path: Path) -> None:
     """Write the full resolved config to ``path`` as YAML."""
-    path.write_text(yaml.safe_dump(to_dict(cfg), sort_keys=False))
+    path.write_text(dump_yaml(cfg))
 
 
 def merge(base: dict, update: dict) -> dict:
@@ -325,14 +382,14 @@ def merge(base: dict, update: dict) -> dict:
 def parse_override(text: str) -> dict:
     """Return the nested dict for one ``a.b.c=value`` override (value parsed as YAML)."""
     if "=" not in text:
-        raise ConfigError(f"override '{text}' must look like key=value, e.g. optim.lr_d=1e-3")
+        raise ConfigError(f"override {_show(text)} must look like key=value, e.g. optim.lr_d=1e-3")
     key, raw = text.split("=", 1)
     key = key.strip()
     if not key or any(not part.isidentifier() for part in key.split(".")):
-        raise ConfigError(f"override '{text}' has a bad key; use dotted names like optim.lr_d")
+        raise ConfigError(f"override {_show(text)} has a bad key; use dotted names like optim.lr_d")
     try:
         value = yaml.safe_load(raw) if raw.strip() else None
-    except yaml.YAMLError:
+    except (yaml.YAMLError, RecursionError, ValueError):
         value = raw
     if isinstance(value, str):
         value = _maybe_number(value)
@@ -363,22 +420,37 @@ def parse_seeds(text: str) -> list[int]:
             lo, hi = int(a), int(b)
             if hi < lo:
                 raise ValueError
+            if hi - lo >= MAX_SEEDS:
+                raise OverflowError
             return list(range(lo, hi + 1))
         if "," in text:
             return [int(t) for t in text.split(",") if t.strip()]
         n = int(text)
         if n < 1:
             raise ValueError
+        if n > MAX_SEEDS:
+            raise OverflowError
         return list(range(n))
+    except OverflowError:
+        raise ConfigError(
+            f"--seeds {_show(text)} gives more than {MAX_SEEDS} seeds; train fewer at once"
+        ) from None
     except ValueError:
         raise ConfigError(
-            f"--seeds '{text}' is not understood; use a range '0-9', a list '0,3,5' or a count '5'"
+            f"--seeds {_show(text)} is not understood; use a range '0-9', a list '0,3,5' "
+            "or a count '5'"
         ) from None
 
 
-def resolve(base: dict, overrides: list[str]) -> Config:
-    """Return the validated config of ``base`` (nested dict) with ``key=value`` overrides."""
+def resolve(base: dict, overrides: list[str], options: dict | None = None) -> Config:
+    """Return the validated config of ``base`` (nested dict) with ``key=value`` overrides.
+
+    ``options`` (a nested dict, e.g. from CLI options such as ``--out``) is merged last, as
+    given: its values are not parsed as YAML.
+    """
     data = dict(base)
     for o in overrides:
         data = merge(data, parse_override(o))
+    if options:
+        data = merge(data, options)
     return validate(from_dict(data))

@@ -36,7 +36,7 @@ def row_mean(vals: np.ndarray) -> np.ndarray:
     """Return the NaN-ignoring mean over seeds of ``vals [T, S]`` (NaN where all are NaN)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-        return row_mean(vals)
+        return np.nanmean(vals, axis=1)
 
 
 def plot_members(ax, its, vals, seeds, label, color="tab:blue") -> None:

@@ -42,7 +42,7 @@ class EWCRemedy:
         if self.ewc.consolidations:
             pen = self.ewc.member_penalties()
             pen.sum().backward()
-            tr.last["ewc_penalty"] = pen.detach()
+            tr.step_metrics["ewc_penalty"] = pen.detach()
 
     def on_iteration_end(self, tr) -> None:
         if tr.iteration % self.tau == 0 and self.fisher.count:

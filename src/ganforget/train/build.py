@@ -16,7 +16,7 @@ from ganforget.nets import DCGANDiscriminator, DCGANGenerator, MLPDiscriminator,
 from ganforget.objectives import Objective
 from ganforget.train import callbacks as cbs
 from ganforget.train.rundir import RunDir
-from ganforget.train.streams import Streams
+from ganforget.train.streams import Streams, seed_global_rngs
 from ganforget.train.trainer import Trainer
 
 
@@ -98,6 +98,7 @@ def build_trainer(cfg: Config, run: RunDir | None, *, source=None) -> Trainer:
     if cfg.train.deterministic:
         torch.use_deterministic_algorithms(True, warn_only=True)
     seeds = list(cfg.train.seeds)
+    seed_global_rngs(seeds)
     streams = Streams.create(seeds, device)
     source = source if source is not None else build_source(cfg, device)
     G, D = build_nets(cfg, len(seeds), source.shape)

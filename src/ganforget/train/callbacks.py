@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ganforget.errors import DivergenceError
 from ganforget.train.checkpoint import checkpoint_name, prune, save_atomic
 from ganforget.train.rundir import RunDir
 from ganforget.train.streams import randn_members
@@ -122,7 +123,12 @@ class SampleWriter:
 @dataclass
 class Checkpointer:
     """Save the trainer's whole state atomically every ``every`` iterations, at each marked
-    iteration in ``keep`` (never pruned), and at the end."""
+    iteration in ``keep`` (never pruned), and at the end.
+
+    Before each save, metrics.jsonl is flushed to disk (a checkpoint never refers to metric
+    lines that a crash could lose) and every parameter is checked: a NaN/Inf raises
+    DivergenceError instead of overwriting good checkpoints with a broken state.
+    """
 
     run: RunDir
     every: int = 5000
@@ -132,6 +138,8 @@ class Checkpointer:
 
     def save(self, tr) -> Path:
         """Write the checkpoint of the current iteration and prune old ones; return its path."""
+        check_finite_parameters(tr)
+        self.run.sync_metrics()
         folder = self.run.sub("checkpoints")
         path = save_atomic(tr.state_dict(), folder / checkpoint_name(tr.iteration))
         self.last_saved = tr.iteration
@@ -145,6 +153,19 @@ class Checkpointer:
     def on_end(self, tr) -> None:
         if self.last_saved != tr.iteration:
             self.save(tr)
+
+
+def check_finite_parameters(tr) -> None:
+    """Raise DivergenceError naming the first parameter or buffer of G or D that holds NaN/Inf."""
+    for label, net in (("G", tr.G), ("D", tr.D)):
+        tensors = [*net.named_parameters(), *net.named_buffers()]
+        for name, t in tensors:
+            if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+                raise DivergenceError(
+                    f"parameter {label}.{name} became NaN/Inf at iteration {tr.iteration}; "
+                    "lower the learning rate, add a gradient penalty, or use "
+                    "train.on_divergence=rollback"
+                )
 
 
 def fixed_noise(streams, n: int, nz: int) -> torch.Tensor:

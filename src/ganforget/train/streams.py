@@ -84,3 +84,68 @@ def randint_members(
     for row, g in zip(out, gens, strict=True):
         row.random_(0, high, generator=g)
     return out
+
+
+def global_rng_state() -> dict:
+    """Return the process-wide RNG states: torch (CPU and CUDA), NumPy and Python ``random``.
+
+    The trainer draws only from :class:`Streams`, but user code (custom nets, data, hooks)
+    may use the global generators; saving them makes a resumed run see the same numbers.
+    Every value is a tensor, int, float or None, so ``torch.load(weights_only=True)`` reads it.
+    """
+    import random
+
+    version, keys, gauss = random.getstate()
+    name, np_keys, pos, has_gauss, cached = np.random.get_state()
+    state = {
+        "torch": torch.get_rng_state(),
+        "python": {
+            "version": int(version),
+            "keys": torch.tensor(keys, dtype=torch.int64),
+            "gauss": gauss,
+        },
+        "numpy": {
+            "name": str(name),
+            "keys": torch.from_numpy(np_keys.astype(np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "cached": float(cached),
+        },
+    }
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_global_rng_state(state: dict) -> None:
+    """Restore the states returned by :func:`global_rng_state` (missing parts are left)."""
+    import random
+
+    torch.set_rng_state(state["torch"])
+    if "python" in state:
+        py = state["python"]
+        keys = tuple(int(k) for k in py["keys"].tolist())
+        random.setstate((py["version"], keys, py["gauss"]))
+    if "numpy" in state:
+        n = state["numpy"]
+        keys = n["keys"].numpy().astype(np.uint32)
+        np.random.set_state((n["name"], keys, n["pos"], n["has_gauss"], n["cached"]))
+    if "cuda" in state and torch.cuda.is_available():
+        cuda = state["cuda"]
+        if len(cuda) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all(cuda)
+
+
+def seed_global_rngs(seeds: list[int]) -> None:
+    """Seed torch's, NumPy's and Python's global generators from a run's ``seeds``.
+
+    A run then starts from the same global RNG states whatever the process did before, so
+    two runs with the same seeds match exactly, in or out of the same process.
+    """
+    import random
+
+    key = [int(s) for s in seeds] + [len(STREAMS)]
+    words = np.random.SeedSequence(key).generate_state(4, dtype=np.uint32)
+    torch.manual_seed(int(words[0]) << 32 | int(words[1]))
+    np.random.seed(int(words[2]))
+    random.seed(int(words[3]))

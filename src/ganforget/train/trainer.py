@@ -21,7 +21,12 @@ from torch import nn
 
 from ganforget.errors import DivergenceError
 from ganforget.objectives import Objective
-from ganforget.train.streams import Streams, randn_members
+from ganforget.train.streams import (
+    Streams,
+    global_rng_state,
+    randn_members,
+    set_global_rng_state,
+)
 
 _D_KEYS = {"real": "d_real", "fake": "d_fake", "penalty": "d_penalty"}
 
@@ -58,6 +63,7 @@ class Trainer:
     alarms: dict[str, str] = field(default_factory=dict)
     stop_requested: bool = False
     d_batch: tuple = ()
+    step_metrics: dict[str, torch.Tensor] = field(default_factory=dict)
 
     @property
     def members(self) -> int:
@@ -145,6 +151,7 @@ class Trainer:
                 last = {_D_KEYS.get(k) or "d_" + k: v for k, v in d_parts.items() if k != "loss"}
                 last["g_loss"] = g_loss
                 last["d_loss"] = d_parts["loss"]
+                last.update(self.step_metrics)
                 self.last = last
                 self._check_finite()
                 for cb in self.callbacks:
@@ -199,7 +206,8 @@ class Trainer:
             "opt_g": self.opt_g.state_dict(),
             "opt_d": self.opt_d.state_dict(),
             "streams": self.streams.state_dict(),
-            "torch_rng": torch.get_rng_state(),
+            "global_rng": global_rng_state(),
+            "alarms": dict(self.alarms),
             "callbacks": cbs,
         }
 
@@ -211,7 +219,8 @@ class Trainer:
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
         self.streams.load_state_dict(state["streams"])
-        torch.set_rng_state(state["torch_rng"])
+        set_global_rng_state(state.get("global_rng") or {"torch": state["torch_rng"]})
+        self.alarms = dict(state.get("alarms", {}))
         saved = state.get("callbacks", {})
         for cb in self.callbacks:
             name = getattr(cb, "name", None)
