@@ -20,6 +20,7 @@ from ganforget.benchmarks.ensemble import (
 )
 from ganforget.benchmarks.handwritten import HandLoop
 from ganforget.errors import ConfigError
+from ganforget.nets.ensemble import EnsembleLogit
 
 
 def test_hand_loop_computes_the_trainers_losses_with_the_same_weights():
@@ -34,8 +35,8 @@ def test_hand_loop_computes_the_trainers_losses_with_the_same_weights():
     assert len(ours) == len(theirs)
     with torch.no_grad():
         for a, b in zip(ours, theirs, strict=True):
-            b.weight.copy_(a.weight[0].t())
-            b.bias.copy_(a.bias[0, 0])
+            b.weight.copy_(a.weight[0] if isinstance(a, EnsembleLogit) else a.weight[0].t())
+            b.bias.copy_(a.bias[0].reshape(-1))
     x = torch.randn(64, 2, generator=torch.Generator().manual_seed(1))
     y = torch.randn(64, 2, generator=torch.Generator().manual_seed(2))
     expect = tr.objective.d_losses(tr.D, x[None], y[None])["loss"][0]

@@ -274,3 +274,23 @@ def test_ensemble_resumes_exactly_from_its_state():
         ):
             assert torch.equal(a, b), n
     assert torch.equal(straight.last["d_loss"], second.last["d_loss"])
+
+
+def test_logit_layer_is_an_affine_map_per_member():
+    from ganforget.nets.ensemble import EnsembleLogit
+
+    head = EnsembleLogit(3, 5)
+    for i in range(3):
+        head.reset_member(i, torch.Generator().manual_seed(i))
+    x = torch.randn(3, 4, 5, generator=torch.Generator().manual_seed(9))
+    expect = torch.einsum("sbi,si->sb", x.double(), head.weight[:, 0].double())
+    expect = expect + head.bias.double()
+    assert head(x).shape == (3, 4)
+    assert torch.allclose(head(x).double(), expect, atol=1e-6)
+    # member i is initialised like nn.Linear(5, 1) from the same generator
+    lin = torch.nn.Linear(5, 1)
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        lin.weight.uniform_(-(5**-0.5), 5**-0.5, generator=g)
+        lin.bias.uniform_(-(5**-0.5), 5**-0.5, generator=g)
+    assert torch.equal(head.weight[1], lin.weight) and torch.equal(head.bias[1], lin.bias)

@@ -184,7 +184,7 @@ def reproduce(
 def bench(
     quick: bool = typer.Option(False, "--quick", help="8 Gaussians only, S=1 and 10 (~30 s)."),
     device: str = typer.Option("cpu", "--device", help="cpu or cuda."),
-    threads: int = typer.Option(0, "--threads", help="CPU threads (0: the trainer's default)."),
+    threads: int = typer.Option(1, "--threads", help="CPU threads (0: the trainer's default)."),
     repeats: int | None = typer.Option(None, "--repeats", help="Interleaved repeats."),
     cases: str | None = typer.Option(None, "--cases", help="Comma list of speedup workloads."),
     out: Path | None = typer.Option(None, "--out", help="Write the results as JSON here."),

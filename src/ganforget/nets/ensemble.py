@@ -52,6 +52,33 @@ class EnsembleLinear(nn.Module):
         return torch.baddbmm(self.bias, x, self.weight)
 
 
+class EnsembleLogit(nn.Module):
+    """S independent affine maps to one logit: ``[S, B, in] -> [S, B]`` (a D's last layer).
+
+    The weight is stored as a row per member, ``[S, 1, in]``, and the bias as ``[S, 1]``;
+    initialised like ``nn.Linear(in, 1)``. The logit is a multiply and a row sum rather than
+    a matrix product: with one output column BLAS takes a matrix-vector kernel for one
+    member and a batched kernel for several, which round differently, so an ensemble would
+    not equal separate runs. A row sum adds each member's terms in the same order for any S.
+    """
+
+    def __init__(self, members: int, in_features: int) -> None:
+        super().__init__()
+        self.members, self.in_features = members, in_features
+        self.weight = nn.Parameter(torch.empty(members, 1, in_features))
+        self.bias = nn.Parameter(torch.empty(members, 1))
+
+    def reset_member(self, i: int, generator: torch.Generator) -> None:
+        """Draw member ``i``'s weight and bias from ``generator``."""
+        bound = 1.0 / math.sqrt(self.in_features)
+        with torch.no_grad():
+            self.weight[i].uniform_(-bound, bound, generator=generator)
+            self.bias[i].uniform_(-bound, bound, generator=generator)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x * self.weight).sum(-1) + self.bias
+
+
 class _GroupedInit:
     """Mixin: DCGAN initialisation, N(0, 0.02) weights and zero bias, per member."""
 
