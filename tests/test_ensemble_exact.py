@@ -8,6 +8,8 @@ each case checks that too, so a regression to "merely close" is visible).
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -291,6 +293,6 @@ def test_logit_layer_is_an_affine_map_per_member():
     lin = torch.nn.Linear(5, 1)
     g = torch.Generator().manual_seed(1)
     with torch.no_grad():
-        lin.weight.uniform_(-(5**-0.5), 5**-0.5, generator=g)
-        lin.bias.uniform_(-(5**-0.5), 5**-0.5, generator=g)
+        lin.weight.uniform_(-1 / math.sqrt(5), 1 / math.sqrt(5), generator=g)
+        lin.bias.uniform_(-1 / math.sqrt(5), 1 / math.sqrt(5), generator=g)
     assert torch.equal(head.weight[1], lin.weight) and torch.equal(head.bias[1], lin.bias)
