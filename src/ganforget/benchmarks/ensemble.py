@@ -58,7 +58,6 @@ class Case:
     overrides: tuple[str, ...]
     images: tuple[int, int, int] | None
     chunk: int
-    deterministic: bool = True
 
     def config(self, seeds: Sequence[int], device: str, threads: int, extra=()) -> Config:
         """Return the resolved config of this case for ``seeds`` on ``device``."""
@@ -70,7 +69,6 @@ class Case:
                 f"train.seeds={list(seeds)}",
                 f"train.device={device}",
                 f"train.threads={threads}",
-                f"train.deterministic={str(self.deterministic).lower()}",
                 "train.progress=false",
             ],
         )
@@ -93,12 +91,6 @@ def default_cases(device: str, quick: bool = False) -> dict[str, Case]:
         ),
         "dcgan32": Case("dcgan32", "cifar10-dcgan", dcgan, (3, 32, 32), 2 * scale),
     }
-    if not gpu:
-        # On the CPU, deterministic mode runs the convolutions member by member (exact);
-        # this row shows the grouped kernel that CUDA uses.
-        cases["dcgan32-grouped"] = Case(
-            "dcgan32-grouped", "cifar10-dcgan", dcgan, (3, 32, 32), 2, deterministic=False
-        )
     return cases
 
 
@@ -125,15 +117,14 @@ def _sync(device: str) -> None:
 
 
 class Timer:
-    """Times callables on one device with fixed threads and determinism: (wall s, CPU s)."""
+    """Times callables on one device with a fixed thread count: (wall s, CPU s)."""
 
     def __init__(self, device: str, threads: int) -> None:
         self.device, self.threads = device, threads
 
-    def __call__(self, fn: Callable[[], None], deterministic: bool = True) -> tuple[float, float]:
+    def __call__(self, fn: Callable[[], None]) -> tuple[float, float]:
         if self.device == "cpu":
             torch.set_num_threads(self.threads)
-        torch.use_deterministic_algorithms(deterministic, warn_only=True)
         _sync(self.device)
         w0, c0 = time.perf_counter(), time.process_time()
         fn()
@@ -162,7 +153,7 @@ def measure_speedup(
     sequential time / ensemble time (wall clock); ``speedup_cpu`` uses process CPU time.
     """
     src = _source(case, timer.device)
-    n, det = case.chunk, case.deterministic
+    n = case.chunk
 
     def build(seeds):
         cfg = case.config(seeds, timer.device, max(timer.threads, 0))
@@ -172,14 +163,14 @@ def measure_speedup(
     singles = [build([s]) for s in range(smax)]
     ensembles = {s: build(list(range(s))) for s in sizes if s > 1}
     for tr in [*singles, *ensembles.values()]:
-        timer(_runner(tr, 1), det)  # warm-up: first-call allocations and kernel choices
+        timer(_runner(tr, 1))  # warm-up: first-call allocations and kernel choices
     wall = {s: [] for s in sizes}
     cpu = {s: [] for s in sizes}
     seq_wall = {s: [] for s in sizes}
     seq_cpu = {s: [] for s in sizes}
     for _ in range(repeats):
-        ens_t = {s: timer(_runner(tr, n), det) for s, tr in ensembles.items()}
-        one_t = [timer(_runner(tr, n), det) for tr in singles]
+        ens_t = {s: timer(_runner(tr, n)) for s, tr in ensembles.items()}
+        one_t = [timer(_runner(tr, n)) for tr in singles]
         for s in sizes:
             seq_w = sum(t[0] for t in one_t[:s])
             seq_c = sum(t[1] for t in one_t[:s])
@@ -218,16 +209,15 @@ def measure_overhead(case: Case, repeats: int, timer: Timer, log=print) -> dict:
     ours = build_trainer(cfg, None, source=src)
     hand = HandLoop(cfg, src, pick_device(timer.device))
     n = case.chunk
-    det = case.deterministic
-    timer(_runner(ours, 2), det)
-    timer(lambda: hand.run(2), det)
+    timer(_runner(ours, 2))
+    timer(lambda: hand.run(2))
     ow, oc, hw, hc = [], [], [], []
     for r in range(repeats):
         pair = [("ours", _runner(ours, n)), ("hand", lambda: hand.run(n))]
         if r % 2:
             pair.reverse()  # alternate which goes first
         for name, fn in pair:
-            w, c = timer(fn, det)
+            w, c = timer(fn)
             (ow if name == "ours" else hw).append(w)
             (oc if name == "ours" else hc).append(c)
     row = {
@@ -261,15 +251,15 @@ def measure_penalties(
         )
         for k, v in variants.items()
     }
-    n, det = case.chunk, case.deterministic
+    n = case.chunk
     for tr in trainers.values():
-        timer(_runner(tr, 2), det)
+        timer(_runner(tr, 2))
     wall = {k: [] for k in trainers}
     cpu = {k: [] for k in trainers}
     for r in range(repeats):
         order = list(trainers) if r % 2 == 0 else list(reversed(trainers))
         for k in order:
-            w, c = timer(_runner(trainers[k], n), det)
+            w, c = timer(_runner(trainers[k], n))
             wall[k].append(w)
             cpu[k].append(c)
     rows = []

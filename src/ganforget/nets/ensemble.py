@@ -93,16 +93,17 @@ class _GroupedInit:
 
 
 def split_members(x: torch.Tensor) -> bool:
-    """True when grouped convolutions should run member by member (CPU, deterministic mode).
+    """True when the ensemble convolutions run member by member: on the CPU.
 
     oneDNN picks its algorithm, and with it the order of summation, from the channels and
-    groups of a convolution; a grouped kernel over S members can round differently from the
-    same convolution of one member. When PyTorch is asked for deterministic algorithms on the
-    CPU, the ensemble convolutions therefore run one member at a time, which makes member i
-    bitwise equal to a separate run of seed i. On CUDA the grouped kernel is kept (speed);
-    members then agree with separate runs to float rounding.
+    groups of a convolution, so a grouped kernel over S members can round differently from
+    the same convolution of one member. Member by member, member i is bitwise equal to a
+    separate run of seed i; on the CPU it is also faster than oneDNN's grouped kernel for
+    these narrow groups (measured: 1.07x against 0.92x sequential at S=10, results/bench).
+    On CUDA the grouped kernel is kept for speed; members then agree with separate runs to
+    float rounding.
     """
-    return x.device.type == "cpu" and torch.are_deterministic_algorithms_enabled()
+    return x.device.type == "cpu"
 
 
 def _per_member(conv, x: torch.Tensor, members: int, weight, bias) -> torch.Tensor:
