@@ -187,6 +187,9 @@ def bench(
     threads: int = typer.Option(1, "--threads", help="CPU threads (0: the trainer's default)."),
     repeats: int | None = typer.Option(None, "--repeats", help="Interleaved repeats."),
     cases: str | None = typer.Option(None, "--cases", help="Comma list of speedup workloads."),
+    overrides: list[str] | None = typer.Option(
+        None, "--set", help="key=value override for every workload (repeatable)."
+    ),
     out: Path | None = typer.Option(None, "--out", help="Write the results as JSON here."),
 ) -> None:
     """Benchmark seed ensembles: S seeds at once vs S sequential runs, overhead, penalties."""
@@ -196,6 +199,8 @@ def bench(
     argv += ["--quick"] if quick else []
     argv += ["--repeats", str(repeats)] if repeats else []
     argv += ["--cases", cases] if cases else []
+    for o in overrides or []:
+        argv += ["--set", o]
     argv += ["--out", str(out)] if out else []
     bench_main(argv)
 
