@@ -84,7 +84,7 @@ class TrainConfig:
     coverage_samples: int = opt(2500, ge=1, help="samples for mode coverage")
     progress: bool = opt(True, help="show a progress bar")
     threads: int = opt(
-        0, ge=0, help="CPU threads for torch (0: one for MLPs, whose kernels are tiny; else all)"
+        0, ge=0, help="CPU threads for torch (0: one for MLPs and penalties, else all cores)"
     )
     deterministic: bool = opt(True, help="ask PyTorch for deterministic kernels")
     on_divergence: str = opt(
