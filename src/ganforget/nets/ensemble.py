@@ -1,8 +1,14 @@
 """Batched layers that hold S independent members (seeds) in one module.
 
-Linear layers keep weights ``[S, in, out]`` and multiply with ``baddbmm``. Convolutions keep
-the members side by side in the channel dimension, ``[B, S*C, H, W]``, and use grouped
-convolutions with ``groups=S``, so that ``BatchNorm2d(S*C)`` keeps statistics per member.
+Linear layers keep weights ``[S, in, out]`` and multiply with ``baddbmm``; a D's last layer
+(:class:`EnsembleLogit`) is a multiply and a row sum. Convolutions keep the members side by
+side in the channel dimension, ``[B, S*C, H, W]``, so that ``BatchNorm2d(S*C)`` keeps
+statistics per member; on CUDA they run as one grouped convolution (``groups=S``), on the
+CPU member by member (see :func:`split_members`).
+
+Member i of an ensemble computes what a one-member ensemble computes on its inputs, bitwise
+on the CPU (tests/test_ensemble_exact.py): the layers avoid kernels whose order of summation
+depends on S (matrix-vector products, grouped oneDNN convolutions).
 
 Every parameter and buffer of an ensemble layer has a first dimension of ``S*k``; member ``i``
 owns rows ``i*k:(i+1)*k``. :func:`member_state` uses this to cut one member out.
