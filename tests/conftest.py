@@ -24,3 +24,19 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real data folder {SHARED_DATA} is absent (it lies beside the project)")
     return SHARED_DATA
+
+
+@pytest.fixture
+def cli(monkeypatch):
+    """Run ``ganforget ARGS...`` in-process; return its exit code (0 on success)."""
+    from ganforget.cli import main
+
+    def run(*args: str) -> int:
+        monkeypatch.setattr("sys.argv", ["ganforget", *args])
+        try:
+            main()
+        except SystemExit as e:
+            return e.code
+        return 0
+
+    return run

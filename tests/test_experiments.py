@@ -4,17 +4,7 @@ import json
 
 import pytest
 
-from ganforget.cli import main
 from ganforget.experiments import registry
-
-
-def _cli(monkeypatch, *args):
-    monkeypatch.setattr("sys.argv", ["ganforget", *args])
-    try:
-        main()
-    except SystemExit as e:
-        return e.code
-    return 0
 
 
 def _check_claims(path, experiment, n_seeds):
@@ -30,14 +20,9 @@ def _check_claims(path, experiment, n_seeds):
 
 
 @pytest.mark.slow
-def test_reproduce_fig1_smoke(tmp_path, monkeypatch):
+def test_reproduce_fig1_smoke(tmp_path, cli):
     out = tmp_path / "fig1"
-    assert (
-        _cli(
-            monkeypatch, "reproduce", "fig1", "--scale", "smoke", "--seeds", "2", "--out", str(out)
-        )
-        == 0
-    )
+    assert cli("reproduce", "fig1", "--scale", "smoke", "--seeds", "2", "--out", str(out)) == 0
     doc = _check_claims(out / "claims.json", "fig1", 2)
     assert {c["id"] for c in doc["claims"]} == {"C1", "C2", "C3"}
     for fig in doc["figures"]:
@@ -48,11 +33,10 @@ def test_reproduce_fig1_smoke(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
-def test_reproduce_remedies_smoke(tmp_path, monkeypatch):
+def test_reproduce_remedies_smoke(tmp_path, cli):
     out = tmp_path / "rem"
     assert (
-        _cli(
-            monkeypatch,
+        cli(
             "reproduce",
             "remedies",
             "--scale",
@@ -80,8 +64,8 @@ def test_reproduce_remedies_smoke(tmp_path, monkeypatch):
     assert (out / "remedies.png").stat().st_size > 10_000
 
 
-def test_unknown_experiment_is_one_line(monkeypatch, capsys):
-    assert _cli(monkeypatch, "reproduce", "fig99") == 2
+def test_unknown_experiment_is_one_line(cli, capsys):
+    assert cli("reproduce", "fig99") == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: unknown experiment 'fig99'") and "\n" not in err
 

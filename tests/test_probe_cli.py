@@ -2,22 +2,10 @@
 
 import json
 
-from ganforget.cli import main
 
-
-def _cli(monkeypatch, *args):
-    monkeypatch.setattr("sys.argv", ["ganforget", *args])
-    try:
-        main()
-    except SystemExit as e:
-        return e.code
-    return 0
-
-
-def test_train_probe_and_plot(tmp_path, monkeypatch, capsys):
+def test_train_probe_and_plot(tmp_path, cli, capsys):
     run = tmp_path / "run"
-    code = _cli(
-        monkeypatch,
+    code = cli(
         "train",
         "--preset",
         "ring8-ns-sgd",
@@ -57,7 +45,7 @@ def test_train_probe_and_plot(tmp_path, monkeypatch, capsys):
     ):
         assert (run / "figures" / f).stat().st_size > 5000, f
 
-    assert _cli(monkeypatch, "probe", str(run), "--what", "forgetting,field,modes,landscape") == 0
+    assert cli("probe", str(run), "--what", "forgetting,field,modes,landscape") == 0
     off = json.loads((run / "probes" / "offline.json").read_text())
     assert [r["it"] for r in off["records"]] == [100, 200, 300]  # keep_last=3 checkpoints
     assert off["records"][0]["forgetting_index"] == [None, None]
@@ -66,12 +54,12 @@ def test_train_probe_and_plot(tmp_path, monkeypatch, capsys):
 
     for f in (run / "figures").iterdir():
         f.unlink()
-    assert _cli(monkeypatch, "plot", str(run)) == 0
+    assert cli("plot", str(run)) == 0
     assert (run / "figures" / "probes.png").exists()
     assert "figures/probes.png" in (run / "report.html").read_text()
 
 
-def test_probe_bad_what_is_one_line(tmp_path, monkeypatch, capsys):
-    assert _cli(monkeypatch, "probe", str(tmp_path), "--what", "vibes") == 2
+def test_probe_bad_what_is_one_line(tmp_path, cli, capsys):
+    assert cli("probe", str(tmp_path), "--what", "vibes") == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and "\n" not in err

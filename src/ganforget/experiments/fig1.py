@@ -34,7 +34,7 @@ from ganforget.experiments.common import (  # noqa: E402
 )
 from ganforget.experiments.registry import register  # noqa: E402
 from ganforget.nets.ensemble import plain  # noqa: E402
-from ganforget.plots.run import row_mean  # noqa: E402
+from ganforget.plots.run import row_mean, save_figure  # noqa: E402
 from ganforget.probes.field import grid, integral_curves, vector_field  # noqa: E402
 
 PAPER_ITERATIONS = 20000
@@ -130,10 +130,7 @@ def _curves_figure(runs: dict, total: int, out: Path) -> Path:
         ax.set_xlabel("iteration")
     axes[0].legend(fontsize=7)
     fig.tight_layout()
-    path = out / "fig1_probes.png"
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return save_figure(fig, out / "fig1_probes.png", dpi=90)
 
 
 @register(

@@ -23,7 +23,7 @@ import numpy as np  # noqa: E402
 from ganforget.experiments.claims import claim, claims_document, majority  # noqa: E402
 from ganforget.experiments.common import last, second_half_mean, train_variant  # noqa: E402
 from ganforget.experiments.registry import register  # noqa: E402
-from ganforget.plots.run import row_mean  # noqa: E402
+from ganforget.plots.run import row_mean, save_figure  # noqa: E402
 from ganforget.train.rundir import RunDir  # noqa: E402
 
 VARIANTS: dict[str, list[str]] = {
@@ -158,10 +158,7 @@ def _figure(table: dict, runs: dict, iters: int, out: Path) -> Path:
         ax.set_title(label, fontsize=10)
         ax.tick_params(axis="x", rotation=45)
     fig.tight_layout()
-    path = out / "remedies.png"
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return save_figure(fig, out / "remedies.png", dpi=90)
 
 
 @register(

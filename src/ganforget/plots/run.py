@@ -71,7 +71,7 @@ def plot_run(run_dir: str | Path) -> list[Path]:
         ax.set_title(f"{cfg.name}: losses")
         ax.legend(fontsize=8)
         fig.tight_layout()
-        paths.append(_save(fig, figures / "losses.png"))
+        paths.append(save_figure(fig, figures / "losses.png"))
     its_m, modes = series(records, "modes")
     if len(its_m):
         _, hq = series(records, "high_quality")
@@ -86,7 +86,7 @@ def plot_run(run_dir: str | Path) -> list[Path]:
             ax.legend(fontsize=8)
         fig.suptitle(f"{cfg.name}: mode coverage")
         fig.tight_layout()
-        paths.append(_save(fig, figures / "coverage.png"))
+        paths.append(save_figure(fig, figures / "coverage.png"))
     samples = sorted((run.path / "samples").glob("it*.png"))
     if samples:
         last = figures / "samples_last.png"
@@ -110,7 +110,7 @@ def plot_probe_series(run: RunDir, records: list[dict], seeds, figures: Path) ->
         ax.set_title(label, fontsize=10)
         ax.legend(fontsize=7)
     fig.tight_layout()
-    return [_save(fig, figures / "probes.png")]
+    return [save_figure(fig, figures / "probes.png")]
 
 
 def plot_probe_arrays(run: RunDir, figures: Path) -> list[Path]:
@@ -166,7 +166,8 @@ def plot_probe_arrays(run: RunDir, figures: Path) -> list[Path]:
     return out
 
 
-def _save(fig, path: Path) -> Path:
-    fig.savefig(path, dpi=100)
+def save_figure(fig, path: Path, dpi: int = 100) -> Path:
+    """Save ``fig`` as a PNG at ``path``, close it, and return ``path``."""
+    fig.savefig(path, dpi=dpi)
     plt.close(fig)
     return path
