@@ -47,6 +47,22 @@ def train_variant(
     return outcome.run
 
 
+def schedule(iters: int, every: int, bank: int | None = None) -> list[str]:
+    """Return the overrides of an experiment run: ``iters`` iterations, metrics and live
+    probes (forgetting, field, coverage) every ``every``, banks every ``bank`` (default
+    ``every``), one checkpoint and one sample figure at the end."""
+    return [
+        f"train.iterations={iters}",
+        f"train.log_every={every}",
+        f"train.coverage_every={every}",
+        f"train.checkpoint_every={iters}",
+        f"train.sample_every={iters}",
+        f"probes.forgetting_every={every}",
+        f"probes.bank_every={bank or every}",
+        f"probes.field_every={every}",
+    ]
+
+
 def series(run: RunDir, key: str) -> tuple[np.ndarray, np.ndarray]:
     """Return ``(its [T], values [T, S])`` of the per-seed metric ``key`` of a run."""
     rows = [(r["it"], r[key]) for r in run.metrics() if key in r]

@@ -29,6 +29,7 @@ from ganforget.experiments.common import (  # noqa: E402
     last,
     load_at,
     scaled,
+    schedule,
     second_half_mean,
     train_variant,
 )
@@ -58,18 +59,7 @@ SCALES = {
 
 def _overrides(scale: str, snaps: list[int]) -> list[str]:
     iters, every, bank = SCALES[scale]
-    return [
-        f"train.iterations={iters}",
-        f"train.log_every={every}",
-        f"train.coverage_every={every}",
-        f"train.checkpoint_every={iters}",
-        f"train.sample_every={iters}",
-        f"train.keep={snaps}",
-        f"probes.forgetting_every={every}",
-        f"probes.bank_every={bank}",
-        f"probes.field_every={every}",
-        "train.progress=true",
-    ]
+    return [*schedule(iters, every, bank), f"train.keep={snaps}", "train.progress=true"]
 
 
 def _panels(run, name: str, snaps: list[int], out: Path) -> Path:

@@ -21,7 +21,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from ganforget.experiments.claims import claim, claims_document, majority  # noqa: E402
-from ganforget.experiments.common import last, second_half_mean, train_variant  # noqa: E402
+from ganforget.experiments.common import (  # noqa: E402
+    last,
+    schedule,
+    second_half_mean,
+    train_variant,
+)
 from ganforget.experiments.registry import register  # noqa: E402
 from ganforget.plots.run import row_mean, save_figure  # noqa: E402
 from ganforget.train.rundir import RunDir  # noqa: E402
@@ -56,19 +61,6 @@ SCALES = {
 SWEEP_SEEDS = [100, 101, 102]
 
 
-def _probes(iters: int, every: int) -> list[str]:
-    return [
-        f"train.iterations={iters}",
-        f"train.log_every={every}",
-        f"train.coverage_every={every}",
-        f"train.checkpoint_every={iters}",
-        f"train.sample_every={iters}",
-        f"probes.forgetting_every={every}",
-        f"probes.bank_every={every}",
-        f"probes.field_every={every}",
-    ]
-
-
 def _it_per_s(run: RunDir) -> float:
     lines = (run.path / "timing.jsonl").read_text().splitlines()
     rec = json.loads(lines[-1])
@@ -85,7 +77,7 @@ def sweep_ewc(scale: str, out: Path, log=print) -> tuple[tuple, list[dict]]:
             name,
             "ring8-ns-sgd",
             [
-                *_probes(iters, every),
+                *schedule(iters, every),
                 f"remedies.ewc.tau={tau}",
                 f"remedies.ewc.alpha={alpha}",
                 f"remedies.ewc.weight={weight}",
@@ -182,7 +174,7 @@ def run(scale: str, seeds: list[int], out: Path, command: str | None = None, log
     ]
     runs = {
         n: train_variant(
-            n, "ring8-ns-sgd", [*extra, *_probes(iters, every)], seeds, out / "runs", log=log
+            n, "ring8-ns-sgd", [*extra, *schedule(iters, every)], seeds, out / "runs", log=log
         )
         for n, extra in variants.items()
     }
