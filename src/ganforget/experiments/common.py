@@ -7,9 +7,9 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from ganforget.config import Config, resolve
+from ganforget.plots.run import series as plot_series
 from ganforget.presets import preset
 from ganforget.train import session
 from ganforget.train.build import build_trainer
@@ -65,10 +65,7 @@ def schedule(iters: int, every: int, bank: int | None = None) -> list[str]:
 
 def series(run: RunDir, key: str) -> tuple[np.ndarray, np.ndarray]:
     """Return ``(its [T], values [T, S])`` of the per-seed metric ``key`` of a run."""
-    rows = [(r["it"], r[key]) for r in run.metrics() if key in r]
-    if not rows:
-        return np.zeros(0, dtype=int), np.zeros((0, 0))
-    return np.array([r[0] for r in rows]), np.array([r[1] for r in rows], dtype=float)
+    return plot_series(run.metrics(), key)
 
 
 def second_half_mean(run: RunDir, key: str, total: int) -> np.ndarray:
@@ -102,8 +99,3 @@ def load_at(run: RunDir, iteration: int, cfg: Config | None = None):
 def scaled(its: list[int], factor: float) -> list[int]:
     """Return snapshot iterations scaled by ``factor`` (at least 1, distinct, sorted)."""
     return sorted({max(1, int(round(i * factor))) for i in its})
-
-
-def torch_seed_all(seed: int) -> None:
-    """Seed torch's global generator (used only by plotting helpers' random choices)."""
-    torch.manual_seed(seed)

@@ -46,6 +46,31 @@ def save_npz(path, arrays: dict) -> None:
     fsync_dir(path.parent)
 
 
+def landscape_stats(Ds, real, fakes, u, ks) -> tuple[dict[str, list[float]], torch.Tensor]:
+    """Return per-seed landscape numbers and the curves ``[S, 2n, K]`` (real anchors first).
+
+    ``Ds`` are the seeds' plain discriminators, ``real`` and ``fakes`` ``[S, n, *shape]``
+    anchors, ``u`` ``[S, 1, *shape]`` directions. Keys (each a list over seeds, prefixed
+    ``landscape_``): ``real_local_max`` and ``real_width`` (real anchors that are local maxima,
+    their median half-height width), ``fake_local_max``, and ``monotonic`` (fraction of all
+    curves with |Spearman| > 0.9).
+    """
+    n = real.shape[1]
+    rows: dict[str, list[float]] = {
+        k: [] for k in ("real_local_max", "real_width", "fake_local_max", "monotonic")
+    }
+    curves = []
+    for i, D in enumerate(Ds):
+        f = landscape(D, torch.cat([real[i], fakes[i]]), u[i], ks)[:, 0, :]  # [2n, K]
+        curves.append(f.cpu())
+        real_s, fake_s = summarize(extrema(f[:n], ks)), summarize(extrema(f[n:], ks))
+        rows["real_local_max"].append(float(real_s["frac_local_max"]))
+        rows["real_width"].append(float(real_s["median_width"]))
+        rows["fake_local_max"].append(float(fake_s["frac_local_max"]))
+        rows["monotonic"].append(float(summarize(extrema(f, ks))["frac_monotonic"]))
+    return {f"landscape_{k}": v for k, v in rows.items()}, torch.stack(curves)
+
+
 def _set_alarm(tr, key: str, on: bool, text: str) -> bool:
     """Set or clear ``tr.alarms[key]``; return True when the alarm just switched on."""
     was = key in tr.alarms
@@ -205,25 +230,11 @@ class LandscapeMonitor:
             return
         with evaluating(tr.G):
             fakes = tr.G(self.z)
-        n = self.real.shape[1]
-        rec: dict = {"it": tr.iteration}
-        keys = ("real_local_max", "real_width", "fake_local_max", "monotonic")
-        rows: dict[str, list] = {k: [] for k in keys}
-        curves = []
-        for i in range(len(tr.streams.seeds)):
-            anchors = torch.cat([self.real[i], fakes[i]])
-            f = landscape(plain(tr.D, i), anchors, self.u[i], self.ks)[:, 0, :]  # [2n, K]
-            curves.append(f.cpu())
-            real_s = summarize(extrema(f[:n], self.ks))
-            fake_s = summarize(extrema(f[n:], self.ks))
-            all_s = summarize(extrema(f, self.ks))
-            rows["real_local_max"].append(real_s["frac_local_max"])
-            rows["real_width"].append(real_s["median_width"])
-            rows["fake_local_max"].append(fake_s["frac_local_max"])
-            rows["monotonic"].append(all_s["frac_monotonic"])
-        rec.update({f"landscape_{k}": [float(v) for v in vs] for k, vs in rows.items()})
+        Ds = [plain(tr.D, i) for i in range(len(tr.streams.seeds))]
+        stats, curves = landscape_stats(Ds, self.real, fakes, self.u, self.ks)
+        rec = {"it": tr.iteration, **stats}
         self.iterations.append(tr.iteration)
-        self.curves.append(torch.stack(curves))
+        self.curves.append(curves)
         self.run.log(rec)
 
     def on_end(self, tr) -> None:

@@ -17,11 +17,16 @@ import torch
 from ganforget.errors import GanforgetError
 from ganforget.nets.ensemble import plain
 from ganforget.probes.coverage import mode_coverage
-from ganforget.probes.extrema import extrema, summarize
 from ganforget.probes.field import field_stability, grid, vector_field
 from ganforget.probes.forgetting import ForgettingProbe
-from ganforget.probes.landscape import landscape, random_directions
-from ganforget.probes.monitors import fixed_codes, fixed_real, probe_generator, save_npz
+from ganforget.probes.landscape import random_directions
+from ganforget.probes.monitors import (
+    fixed_codes,
+    fixed_real,
+    landscape_stats,
+    probe_generator,
+    save_npz,
+)
 from ganforget.train.build import build_trainer
 from ganforget.train.checkpoint import list_checkpoints, load_checkpoint
 from ganforget.train.rundir import RunDir
@@ -95,19 +100,9 @@ def probe_run(run_dir, what: list[str], *, anchors: int = 8, bank_size: int = 64
             prev_field = field
             fields_all.append(field)
         if "landscape" in what:
-            rows = {"real_local_max": [], "real_width": [], "fake_local_max": [], "monotonic": []}
-            cur = []
-            for i, D in enumerate(Ds):
-                a = torch.cat([real_anchor[i], fakes_anchor[i]])
-                f = landscape(D, a, u[i], ks)[:, 0, :]
-                cur.append(f.cpu())
-                rs, fs = summarize(extrema(f[:anchors], ks)), summarize(extrema(f[anchors:], ks))
-                rows["real_local_max"].append(rs["frac_local_max"])
-                rows["real_width"].append(rs["median_width"])
-                rows["fake_local_max"].append(fs["frac_local_max"])
-                rows["monotonic"].append(summarize(extrema(f, ks))["frac_monotonic"])
-            rec.update({f"landscape_{k}": v for k, v in rows.items()})
-            curves_all.append(torch.stack(cur))
+            stats, curves = landscape_stats(Ds, real_anchor, fakes_anchor, u, ks)
+            rec.update(stats)
+            curves_all.append(curves)
         records.append(rec)
         log(json.dumps(rec))
     folder = run.sub("probes")

@@ -4,7 +4,8 @@ One iteration is ``n_critic`` D steps followed by one G step. Everything optiona
 samples, probes, remedies, checkpoints) plugs in through three hooks:
 
 * ``fake_hooks``: ``hook(trainer, fakes) -> fakes`` transforms D's fake batch (replay);
-* ``d_penalties``: ``pen(trainer) -> Tensor[S] or scalar`` is added to D's loss (EWC);
+* ``d_penalties``: ``pen(trainer) -> Tensor[S] or scalar`` is added to D's loss (a
+  regulariser that needs no gradient access; EWC is a callback, see remedies/attach.py);
 * ``callbacks``: objects with any of ``on_start``, ``on_d_backward``, ``on_iteration_end``
   and ``on_end`` (each called with the trainer), and optionally ``state_dict`` /
   ``load_state_dict`` to be saved in checkpoints under their ``name``.
